@@ -1,0 +1,1 @@
+"""The PixyProxy benchmark harness (``make bench``): see ``bench/README.md``."""

@@ -1,0 +1,87 @@
+"""gunicorn settings for PixyProxy: uvicorn workers, values from PIXY_* settings.
+
+Used by ``pixyproxy serve`` and by the container (``gunicorn --config /app/gunicorn.conf.py
+'pixyproxy.web.app:create_app()'``). Command-line flags still win over these values.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from pixyproxy.core.settings import load_settings
+from pixyproxy.web.logs import configure_logging
+
+_settings = load_settings()
+
+
+class PixyProxyLogger(Logger):
+    """gunicorn's own lines, master's and workers', in PixyProxy's log format on stdout."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        configure_logging(_settings)
+
+
+bind = os.environ.get("PIXY_BIND", "127.0.0.1:8000")
+workers = _settings.workers
+worker_class = "uvicorn_worker.UvicornWorker"
+# A SIGTERM lets in-flight generations finish: give them longer than the longest one.
+graceful_timeout = _settings.graceful_timeout_s
+timeout = 60  # heartbeat of a worker's event loop, not a request timeout
+keepalive = 5
+forwarded_allow_ips = _settings.forwarded_allow_ips
+# Heartbeat files on a tmpfs: a disk-backed /tmp can stall workers (and may be read-only).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108
+accesslog = None  # PixyProxy logs one request.end line per request itself
+errorlog = "-"
+logger_class = PixyProxyLogger
+loglevel = _settings.log_level
+proc_name = "pixyproxy"
+# No runtime control socket: it would live in $HOME (read-only in the container) and
+# several servers on one machine would share its path.
+control_socket_disable = True
+
+
+def on_starting(server: Any) -> None:
+    """Empty the Prometheus multiprocess directory: files of a previous run would add up."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for entry in path.iterdir():
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    server.log.info("prometheus multiprocess mode, directory %s", directory)
+
+
+def when_ready(server: Any) -> None:
+    if _settings.graceful_timeout_s <= _settings.openai_timeout_s:
+        server.log.warning(
+            "PIXY_GRACEFUL_TIMEOUT_S (%s) is not longer than PIXY_OPENAI_TIMEOUT_S (%s): "
+            "a shutdown can kill generations in flight",
+            _settings.graceful_timeout_s,
+            _settings.openai_timeout_s,
+        )
+
+
+def on_exit(server: Any) -> None:
+    """Remove the metrics directory ``pixyproxy serve`` made for this run."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory and os.environ.get("PIXY_OWNED_MULTIPROC_DIR") == directory:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Let the live gauges of a dead worker go."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

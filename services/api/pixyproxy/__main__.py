@@ -1,0 +1,3 @@
+from pixyproxy.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,56 @@
+"""PixyProxy's own Prometheus series, all prefixed ``pixyproxy_``.
+
+prometheus_client keeps one registry per process; under gunicorn the multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR``) sums the workers when ``/metrics`` is scraped. Gauges say
+how to combine workers for that reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import Counter, Gauge, Histogram
+
+# In multiprocess mode prometheus_client writes each value to a file in this directory as
+# the metric is defined below, and fails if the directory is missing.
+if _multiproc_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(_multiproc_dir, exist_ok=True)
+
+GENERATIONS = Counter(
+    "pixyproxy_generations",
+    "Image generation requests by outcome (ok, rejected, upstream_error, ...).",
+    ["outcome"],
+)
+UPSTREAM_LATENCY = Histogram(
+    "pixyproxy_upstream_latency_seconds",
+    "Time the image generator took to answer, successful or not.",
+    ["provider"],
+    buckets=(0.25, 0.5, 1, 2, 4, 8, 15, 30, 45, 60, 90, 120, 180),
+)
+UPSTREAM_ERRORS = Counter(
+    "pixyproxy_upstream_errors",
+    "Failed calls to the image generator by kind (timeout, rate_limited, ...).",
+    ["kind"],
+)
+STORED_BYTES = Counter(
+    "pixyproxy_stored_bytes",
+    "Bytes of PNG written to the image store.",
+)
+DB_POOL_IN_USE = Gauge(
+    "pixyproxy_db_pool_connections_in_use",
+    "Database connections checked out of the pool.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_SIZE = Gauge(
+    "pixyproxy_db_pool_size",
+    "Most database connections the pool opens.",
+    multiprocess_mode="livesum",
+)
+DB_POOL_WAITS = Counter(
+    "pixyproxy_db_pool_waits",
+    "Times a request had to wait for a free database connection.",
+)
+DB_POOL_TIMEOUTS = Counter(
+    "pixyproxy_db_pool_timeouts",
+    "Times a request gave up waiting for a database connection (answered 503).",
+)

@@ -1,0 +1,201 @@
+"""Pydantic models shared by every layer: what callers send, what they get, what is stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    field_validator,
+)
+
+PROMPT_MAX_CHARS = 4000
+TAG_MAX_COUNT = 16
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+LIST_LIMIT_MAX = 100
+LIST_LIMIT_DEFAULT = 50
+PNG_CONTENT_TYPE = "image/png"
+
+ImageSize = Literal["1024x1024", "1536x1024", "1024x1536"]
+
+# Bidirectional overrides and isolates can make a prompt display as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_ALLOWED_CONTROLS = frozenset("\n\r\t")
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``: the one timestamp format of the API."""
+    if value.tzinfo is not None and value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]
+
+
+def _check_prompt(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("prompt must not be blank")
+    for char in value:
+        if char in _BIDI_CONTROLS:
+            raise ValueError("prompt must not contain bidirectional control characters")
+        category = unicodedata.category(char)
+        if category == "Cc" and char not in _ALLOWED_CONTROLS:
+            raise ValueError("prompt must not contain control characters")
+        if category == "Cs":  # JSON can escape one ("\ud800"); no encoder can store it
+            raise ValueError("prompt must not contain lone surrogates")
+    return value
+
+
+def _check_tag(value: str) -> str:
+    if not TAG_PATTERN.fullmatch(value):
+        raise ValueError("each tag is 1-50 letters, digits, '-' or '_'")
+    return value.lower()
+
+
+# The JSON Schema states the same rules the validators enforce, so clients (and fuzzers)
+# can tell a valid prompt from the schema alone.
+_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+PROMPT_PATTERN = rf"^[^{_FORBIDDEN}]*[^\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
+Prompt = Annotated[
+    str,
+    Field(
+        max_length=PROMPT_MAX_CHARS, json_schema_extra={"minLength": 1, "pattern": PROMPT_PATTERN}
+    ),
+    AfterValidator(_check_prompt),
+]
+Tag = Annotated[str, Field(pattern=TAG_PATTERN.pattern), AfterValidator(_check_tag)]
+
+
+class GenerateRequest(BaseModel):
+    """The body of ``POST /image``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: Prompt = Field(
+        description="What to draw: up to 4000 characters, not blank, no control characters;"
+        " surrounding whitespace is trimmed."
+    )
+    tags: list[Tag] = Field(
+        default_factory=list,
+        max_length=TAG_MAX_COUNT,
+        description="Up to 16 tags of letters, digits, '-' and '_'; stored lowercase.",
+    )
+    private: StrictBool = Field(default=False, description="Visible only to its author.")
+    size: ImageSize = "1024x1024"
+
+    @field_validator("tags")
+    @classmethod
+    def _drop_duplicate_tags(cls, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(tags))
+
+    @property
+    def dimensions(self) -> tuple[int, int]:
+        width, height = self.size.split("x")
+        return int(width), int(height)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """A PNG as a generator produced it, checked but not yet stored."""
+
+    png: bytes
+    width: int
+    height: int
+    model: str
+
+
+class ImageRecord(BaseModel):
+    """An image as the data layer stores it. ``id`` is internal and never leaves the service."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = None
+    guid: UUID
+    prompt: str
+    filename: str
+    tags: list[str] = Field(default_factory=list)
+    author: str | None = None
+    private: bool = False
+    content_type: str = PNG_CONTENT_TYPE
+    size_bytes: int
+    width: int
+    height: int
+    model: str
+    sha256: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ImageDetail(BaseModel):
+    """An image as the API shows it."""
+
+    guid: UUID
+    prompt: str
+    filename: str
+    tags: list[str]
+    author: str | None
+    private: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+    content_type: str
+    size_bytes: int
+    width: int
+    height: int
+    model: str
+    content_url: str
+
+    @classmethod
+    def from_record(cls, record: ImageRecord) -> ImageDetail:
+        # A record is valid by construction: no need to validate it a second time.
+        return cls.model_construct(
+            guid=record.guid,
+            prompt=record.prompt,
+            filename=record.filename,
+            tags=record.tags,
+            author=record.author,
+            private=record.private,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+            content_type=record.content_type,
+            size_bytes=record.size_bytes,
+            width=record.width,
+            height=record.height,
+            model=record.model,
+            content_url=f"/image/{record.guid}/content",
+        )
+
+
+class ImageFilter(BaseModel):
+    """What ``GET /image`` may narrow the list by; every field is optional and they combine."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tag: Tag | None = None
+    author: str | None = Field(default=None, min_length=1, max_length=255)
+    q: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class ImagePage(BaseModel):
+    """One page of a list, newest first, and the guid after which the next page starts."""
+
+    items: list[ImageRecord]
+    next_after: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An authenticated caller: the ``sub`` of a valid token."""
+
+    subject: str

@@ -1,0 +1,188 @@
+"""Configuration: environment variables prefixed ``PIXY_`` and files in a secrets directory.
+
+Built once per app (``load_settings``), never at import time, so tests can build many apps
+with different settings in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pixyproxy.core.errors import ConfigurationError
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+
+MIN_SECRET_CHARS = 32
+
+# Kubernetes mounts Secrets as one file per key; these are read when they exist.
+DEFAULT_SECRETS_DIRS = ("/run/secrets", "/run/secrets/pixyproxy")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PIXY_",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+    )
+
+    env: Literal["dev", "production"] = "dev"
+
+    # Data
+    database_url: SecretStr = SecretStr("sqlite:///./var/pixyproxy.db")
+    # Kept apart from the URL so Kubernetes can inject it from a Secret; wins over the URL's.
+    database_password: SecretStr | None = None
+    db_auto_migrate: bool = True  # the chart runs `pixyproxy db init` instead
+    db_pool_size: int = Field(default=16, ge=1, le=512)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    db_read_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    db_write_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    storage_dir: Path = Path("./var/images")
+    # Public image records kept in memory per worker (0 turns the cache off).
+    detail_cache_entries: int = Field(default=10_000, ge=0, le=1_000_000)
+    max_image_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
+    # Image generation
+    image_provider: Literal["auto", "openai", "placeholder"] = "auto"
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "PIXY_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "PIXY_OPENAI_BASE_URL")
+    )
+    openai_model: str = Field(default="gpt-image-1", min_length=1)
+    openai_timeout_s: float = Field(default=120.0, gt=0, le=900)
+    openai_max_retries: int = Field(default=1, ge=0, le=1)
+    anonymous_generation: bool = False
+    generation_limit: int = Field(default=0, ge=0)  # per caller and window; 0 turns it off
+    generation_window_s: int = Field(default=3600, ge=1)
+    max_in_flight_generations: int = Field(default=64, ge=1, le=10_000)  # per process
+
+    # Auth (bearer JWTs)
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_audience: str = "pixyproxy"
+    jwt_issuer: str | None = None
+    jwt_leeway_s: int = Field(default=30, ge=0, le=60)
+    jwt_jwks_refresh_s: int = Field(default=60, ge=1)
+
+    # Serving
+    workers: int = Field(default=2, ge=1, le=64)
+    threads: int = Field(default=40, ge=1, le=1024)
+    forwarded_allow_ips: str = "127.0.0.1"
+    graceful_timeout_s: int = Field(default=150, ge=1, le=3600)
+
+    # Logs
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator(
+        "database_password",
+        "openai_api_key",
+        "openai_base_url",
+        "jwt_secret",
+        "jwt_public_key",
+        "jwt_jwks_url",
+        "jwt_issuer",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty variable (``FOO=``) means unset, never an empty secret."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _provider_has_key(self) -> Settings:
+        if self.image_provider == "openai" and self.openai_api_key is None:
+            raise ValueError("PIXY_IMAGE_PROVIDER=openai needs OPENAI_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _jwt_is_coherent(self) -> Settings:
+        algorithms = self.jwt_algorithms
+        if not algorithms or any(alg.lower() == "none" for alg in algorithms):
+            raise ValueError("PIXY_JWT_ALGORITHMS: list signing algorithms; 'none' is refused")
+        unknown = set(algorithms) - HMAC_ALGORITHMS - ASYMMETRIC_ALGORITHMS
+        if unknown:
+            raise ValueError(f"PIXY_JWT_ALGORITHMS: unsupported {sorted(unknown)}")
+        symmetric = set(algorithms) <= HMAC_ALGORITHMS
+        if not symmetric and set(algorithms) & HMAC_ALGORITHMS:
+            raise ValueError("PIXY_JWT_ALGORITHMS: HS* and RS*/ES* algorithms cannot be mixed")
+        if symmetric and (self.jwt_public_key or self.jwt_jwks_url):
+            raise ValueError(
+                "PIXY_JWT_ALGORITHMS: HS* algorithms verify with PIXY_JWT_SECRET only; "
+                "set RS256/ES256 to use PIXY_JWT_PUBLIC_KEY or PIXY_JWT_JWKS_URL"
+            )
+        if not symmetric and self.jwt_secret:
+            raise ValueError(
+                "PIXY_JWT_SECRET: RS*/ES* algorithms verify with PIXY_JWT_PUBLIC_KEY or "
+                "PIXY_JWT_JWKS_URL, not a secret"
+            )
+        if self.jwt_secret and len(self.jwt_secret.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(f"PIXY_JWT_SECRET: use at least {MIN_SECRET_CHARS} random characters")
+        if self.jwt_public_key and self.jwt_jwks_url:
+            raise ValueError("PIXY_JWT_PUBLIC_KEY and PIXY_JWT_JWKS_URL: set only one")
+        if self.is_production and not self.has_jwt_key:
+            raise ValueError(
+                "PIXY_ENV=production needs a token key: set PIXY_JWT_SECRET, "
+                "PIXY_JWT_PUBLIC_KEY or PIXY_JWT_JWKS_URL"
+            )
+        return self
+
+    @property
+    def has_jwt_key(self) -> bool:
+        return bool(self.jwt_secret or self.jwt_public_key or self.jwt_jwks_url)
+
+    @property
+    def use_openai(self) -> bool:
+        if self.image_provider == "auto":
+            return self.openai_api_key is not None
+        return self.image_provider == "openai"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def load_settings(secrets_dirs: tuple[str, ...] | None = None, **overrides: Any) -> Settings:
+    """Read the settings, turning any validation error into one line that names the variable."""
+    dirs = DEFAULT_SECRETS_DIRS if secrets_dirs is None else secrets_dirs
+    existing = [d for d in dirs if os.path.isdir(d)]
+    try:
+        return Settings(_secrets_dir=existing or None, **overrides)
+    except ValidationError as exc:
+        raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = _variable_name(field)
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def _variable_name(field: str) -> str:
+    if not field:
+        return ""
+    if field in ("openai_api_key", "openai_base_url"):
+        return field.upper()
+    return "PIXY_" + field.upper()

@@ -1,0 +1,237 @@
+"""The image repository: its contract and its one SQL implementation for both dialects.
+
+Visibility is part of every query: a private image exists only for its author, so callers
+can never learn about one they may not see, whatever filter or cursor they send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol
+from uuid import UUID
+
+from pixyproxy.core.errors import InvalidRequest
+from pixyproxy.core.models import ImageFilter, ImagePage, ImageRecord
+from pixyproxy.data.database import (
+    Cursor,
+    Database,
+    Row,
+    db_timestamp,
+    expand_list,
+    from_db_timestamp,
+)
+
+_COLUMNS = (
+    "i.id, i.guid, i.filename, i.prompt, i.author, i.private, i.content_type, i.size_bytes,"
+    " i.width, i.height, i.model, i.sha256, i.created_at, i.updated_at"
+)
+_VISIBLE = "(i.private = 0 OR i.author = %(viewer)s)"
+_LIKE_ESCAPE = "!"
+
+
+class InvalidCursor(InvalidRequest):
+    code = "invalid_cursor"
+
+    def __init__(self) -> None:
+        super().__init__("The cursor is not valid; start again from the first page.")
+
+
+class ImageRepository(Protocol):
+    def insert(self, record: ImageRecord) -> ImageRecord:
+        """Store a new image and its tags in one transaction; returns it with its id."""
+        ...
+
+    def get(self, guid: UUID, *, viewer: str | None) -> ImageRecord | None:
+        """The image if it exists and ``viewer`` may see it."""
+        ...
+
+    def list(
+        self, *, viewer: str | None, filter: ImageFilter, limit: int, after: UUID | None
+    ) -> ImagePage:
+        """Up to ``limit`` visible images, newest first, older than the image ``after``."""
+        ...
+
+    def exists(self, guid: UUID) -> bool:
+        """Whether a row exists, whoever may see it."""
+        ...
+
+    def delete(self, guid: UUID) -> bool: ...
+
+    def iter_files(self) -> Iterator[tuple[UUID, str]]:
+        """(guid, filename) of every image, for reconciling with the image store."""
+        ...
+
+
+class SqlImageRepository:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def insert(self, record: ImageRecord) -> ImageRecord:
+        with self._db.writing() as cursor:
+            cursor.execute(
+                "INSERT INTO images (guid, filename, prompt, author, private, content_type,"
+                " size_bytes, width, height, model, sha256, created_at, updated_at)"
+                " VALUES (%(guid)s, %(filename)s, %(prompt)s, %(author)s, %(private)s,"
+                " %(content_type)s, %(size_bytes)s, %(width)s, %(height)s, %(model)s,"
+                " %(sha256)s, %(created_at)s, %(updated_at)s)",
+                _record_to_params(record),
+            )
+            image_id = cursor.lastrowid
+            for position, tag in enumerate(record.tags):
+                cursor.execute(
+                    "INSERT INTO image_tags (image_id, tag, position)"
+                    " VALUES (%(image_id)s, %(tag)s, %(position)s)",
+                    {"image_id": image_id, "tag": tag, "position": position},
+                )
+        return record.model_copy(update={"id": image_id})
+
+    def get(self, guid: UUID, *, viewer: str | None) -> ImageRecord | None:
+        with self._db.reading() as cursor:
+            cursor.execute(
+                f"SELECT {_COLUMNS} FROM images i WHERE i.guid = %(guid)s AND {_VISIBLE}",
+                {"guid": str(guid), "viewer": viewer},
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            tags = _tags_by_image(cursor, [row["id"]])
+        return _row_to_record(row, tags.get(row["id"], []))
+
+    def list(
+        self, *, viewer: str | None, filter: ImageFilter, limit: int, after: UUID | None
+    ) -> ImagePage:
+        with self._db.reading() as cursor:
+            after_id = self._visible_id(cursor, after, viewer) if after is not None else None
+            cursor.execute(
+                *list_query(viewer=viewer, filter=filter, limit=limit + 1, after_id=after_id)
+            )
+            rows = cursor.fetchall()
+            page, more = rows[:limit], len(rows) > limit
+            tags = _tags_by_image(cursor, [row["id"] for row in page])
+        items = [_row_to_record(row, tags.get(row["id"], [])) for row in page]
+        return ImagePage(items=items, next_after=items[-1].guid if more and items else None)
+
+    def exists(self, guid: UUID) -> bool:
+        with self._db.reading() as cursor:
+            cursor.execute(
+                "SELECT 1 AS found FROM images WHERE guid = %(guid)s", {"guid": str(guid)}
+            )
+            return cursor.fetchone() is not None
+
+    def delete(self, guid: UUID) -> bool:
+        with self._db.writing() as cursor:
+            return (
+                cursor.execute("DELETE FROM images WHERE guid = %(guid)s", {"guid": str(guid)}) > 0
+            )
+
+    def iter_files(self) -> Iterator[tuple[UUID, str]]:
+        last_id, batch = 0, 1000
+        while True:
+            with self._db.reading() as cursor:
+                cursor.execute(
+                    "SELECT id, guid, filename FROM images WHERE id > %(last)s"
+                    " ORDER BY id LIMIT %(batch)s",
+                    {"last": last_id, "batch": batch},
+                )
+                rows = cursor.fetchall()
+            for row in rows:
+                yield UUID(row["guid"]), row["filename"]
+            if len(rows) < batch:
+                return
+            last_id = rows[-1]["id"]
+
+    @staticmethod
+    def _visible_id(cursor: Cursor, guid: UUID, viewer: str | None) -> int:
+        cursor.execute(
+            f"SELECT i.id FROM images i WHERE i.guid = %(guid)s AND {_VISIBLE}",
+            {"guid": str(guid), "viewer": viewer},
+        )
+        row = cursor.fetchone()
+        if row is None:
+            raise InvalidCursor()
+        return int(row["id"])
+
+
+def list_query(
+    *, viewer: str | None, filter: ImageFilter, limit: int, after_id: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of one list page: keyset on the id, newest first, visibility always applied."""
+    params: dict[str, Any] = {"viewer": viewer, "limit": limit}
+    joins, conditions = "", [_VISIBLE]
+    if filter.tag is not None:
+        joins = " JOIN image_tags t ON t.image_id = i.id AND t.tag = %(tag)s"
+        params["tag"] = filter.tag
+    if filter.author is not None:
+        conditions.append("i.author = %(author)s")
+        params["author"] = filter.author
+    if filter.q is not None:
+        conditions.append(f"i.prompt LIKE %(q)s ESCAPE '{_LIKE_ESCAPE}'")
+        params["q"] = f"%{_escape_like(filter.q)}%"
+    if after_id is not None:
+        conditions.append("i.id < %(after_id)s")
+        params["after_id"] = after_id
+    sql = (
+        f"SELECT {_COLUMNS} FROM images i{joins} WHERE {' AND '.join(conditions)}"
+        " ORDER BY i.id DESC LIMIT %(limit)s"
+    )
+    return sql, params
+
+
+def _tags_by_image(cursor: Cursor, image_ids: list[int]) -> dict[int, list[str]]:
+    if not image_ids:
+        return {}
+    placeholders, params = expand_list("id", image_ids)
+    cursor.execute(
+        f"SELECT image_id, tag FROM image_tags WHERE image_id IN ({placeholders})"
+        " ORDER BY image_id, position",
+        params,
+    )
+    tags: dict[int, list[str]] = {}
+    for row in cursor.fetchall():
+        tags.setdefault(row["image_id"], []).append(row["tag"])
+    return tags
+
+
+def _escape_like(text: str) -> str:
+    for char in (_LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, _LIKE_ESCAPE + char)
+    return text
+
+
+def _record_to_params(record: ImageRecord) -> dict[str, Any]:
+    return {
+        "guid": str(record.guid),
+        "filename": record.filename,
+        "prompt": record.prompt,
+        "author": record.author,
+        "private": int(record.private),
+        "content_type": record.content_type,
+        "size_bytes": record.size_bytes,
+        "width": record.width,
+        "height": record.height,
+        "model": record.model,
+        "sha256": record.sha256,
+        "created_at": db_timestamp(record.created_at),
+        "updated_at": db_timestamp(record.updated_at),
+    }
+
+
+def _row_to_record(row: Row, tags: list[str]) -> ImageRecord:
+    # Rows come from our own schema: building without validation halves a list's cost.
+    return ImageRecord.model_construct(
+        id=row["id"],
+        guid=UUID(row["guid"]),
+        prompt=row["prompt"],
+        filename=row["filename"],
+        tags=tags,
+        author=row["author"],
+        private=bool(row["private"]),
+        content_type=row["content_type"],
+        size_bytes=row["size_bytes"],
+        width=row["width"],
+        height=row["height"],
+        model=row["model"],
+        sha256=row["sha256"],
+        created_at=from_db_timestamp(row["created_at"]),
+        updated_at=from_db_timestamp(row["updated_at"]),
+    )

@@ -1,0 +1,83 @@
+"""Build the database from settings and bring its schema up to date.
+
+``migrate`` is idempotent and safe when several pods run it at once: on MySQL it holds a
+named lock (``GET_LOCK``) while it reads the version and applies what is missing; on
+SQLite an immediate transaction does the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pixyproxy.core.errors import ConfigurationError, DatabaseUnavailable
+from pixyproxy.core.settings import Settings
+from pixyproxy.data.database import Cursor, Database
+from pixyproxy.data.mysql import MySQLDatabase, MySQLOptions
+from pixyproxy.data.schema import LATEST_VERSION, VERSION_TABLE, migrations
+from pixyproxy.data.sqlite import SQLiteDatabase, sqlite_path
+
+MIGRATION_LOCK = "pixyproxy.schema"
+MIGRATION_LOCK_TIMEOUT_S = 120
+
+
+def open_database(settings: Settings) -> Database:
+    url = settings.database_url.get_secret_value()
+    if url.startswith("sqlite:"):
+        return SQLiteDatabase(sqlite_path(url), busy_timeout_s=settings.db_pool_timeout_s)
+    if url.startswith("mysql"):
+        password = settings.database_password
+        options = MySQLOptions.from_url(
+            url,
+            password=password.get_secret_value() if password else None,
+            pool_size=settings.db_pool_size,
+            pool_timeout_s=settings.db_pool_timeout_s,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            read_timeout_s=settings.db_read_timeout_s,
+            write_timeout_s=settings.db_write_timeout_s,
+        )
+        return MySQLDatabase(options)
+    raise ConfigurationError("PIXY_DATABASE_URL: expected a sqlite:/// or mysql:// URL")
+
+
+def migrate(database: Database) -> list[int]:
+    """Apply every missing migration; returns the versions applied (empty when up to date)."""
+    if database.dialect == "mysql":
+        with database.reading() as cursor:  # one connection: the lock belongs to it
+            cursor.execute(
+                "SELECT GET_LOCK(%(name)s, %(timeout)s) AS locked",
+                {"name": MIGRATION_LOCK, "timeout": MIGRATION_LOCK_TIMEOUT_S},
+            )
+            row = cursor.fetchone()
+            if not row or row["locked"] != 1:
+                raise DatabaseUnavailable("Another schema migration is still running.")
+            try:
+                return _apply(database, cursor)
+            finally:
+                cursor.execute("SELECT RELEASE_LOCK(%(name)s)", {"name": MIGRATION_LOCK})
+    with database.writing() as cursor:
+        return _apply(database, cursor)
+
+
+def schema_version(database: Database) -> int:
+    with database.reading() as cursor:
+        return _current_version(database, cursor)
+
+
+def _current_version(database: Database, cursor: Cursor) -> int:
+    cursor.execute(VERSION_TABLE[database.dialect])
+    cursor.execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version")
+    row = cursor.fetchone()
+    return int(row["version"]) if row else 0
+
+
+def _apply(database: Database, cursor: Cursor) -> list[int]:
+    applied = []
+    for version in range(_current_version(database, cursor) + 1, LATEST_VERSION + 1):
+        for statement in migrations(database.dialect)[version]:
+            cursor.execute(statement)
+        cursor.execute(
+            "INSERT INTO schema_version (version, applied_at) VALUES (%(version)s, %(at)s)",
+            {"version": version, "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")},
+        )
+        applied.append(version)
+    return applied

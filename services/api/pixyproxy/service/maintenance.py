@@ -1,0 +1,75 @@
+"""Reconciling the image store with the database: ``pixyproxy storage check [--fix]``.
+
+A generation writes its file a moment before its row, so files younger than the grace
+period may belong to a request in flight: they are reported but never removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from pixyproxy.data.images import ImageRepository
+from pixyproxy.data.store import ImageStore
+
+DEFAULT_GRACE_S = 15 * 60
+
+
+@dataclass
+class StorageReport:
+    images: int = 0
+    files_without_rows: list[Path] = field(default_factory=list)
+    rows_without_files: list[UUID] = field(default_factory=list)
+    temp_leftovers: list[Path] = field(default_factory=list)
+    too_young_to_judge: list[Path] = field(default_factory=list)
+    unknown_files: list[Path] = field(default_factory=list)
+    fixed: bool = False
+
+    @property
+    def clean(self) -> bool:
+        return not (self.files_without_rows or self.rows_without_files or self.temp_leftovers)
+
+    def lines(self) -> list[str]:
+        verb = "removed" if self.fixed else "found"
+        out = [f"{self.images} images in the database"]
+        out += [f"file without row ({verb}): {path}" for path in self.files_without_rows]
+        out += [f"row without file ({verb}): {guid}" for guid in self.rows_without_files]
+        out += [f"temp leftover ({verb}): {path}" for path in self.temp_leftovers]
+        out += [f"recent, left alone: {path}" for path in self.too_young_to_judge]
+        out += [f"not ours, left alone: {path}" for path in self.unknown_files]
+        out.append("clean" if self.clean else ("repaired" if self.fixed else "problems found"))
+        return out
+
+
+def check_storage(
+    repository: ImageRepository,
+    store: ImageStore,
+    *,
+    fix: bool = False,
+    grace_s: float = DEFAULT_GRACE_S,
+) -> StorageReport:
+    report = StorageReport(fixed=fix)
+    rows = {guid: filename for guid, filename in repository.iter_files()}
+    report.images = len(rows)
+    seen: set[UUID] = set()
+    for stored in store.scan():
+        if stored.is_temp:
+            (
+                report.temp_leftovers if stored.age_s >= grace_s else report.too_young_to_judge
+            ).append(stored.path)
+        elif stored.guid is None:
+            report.unknown_files.append(stored.path)
+        elif stored.guid in rows:
+            seen.add(stored.guid)
+        elif stored.age_s >= grace_s:
+            report.files_without_rows.append(stored.path)
+        else:
+            report.too_young_to_judge.append(stored.path)
+    report.rows_without_files = [guid for guid in rows if guid not in seen]
+    if fix:
+        for path in report.files_without_rows + report.temp_leftovers:
+            path.unlink(missing_ok=True)
+        for guid in report.rows_without_files:
+            repository.delete(guid)
+    return report

@@ -1,0 +1,61 @@
+"""Every series the Grafana dashboard and the alert rules query is really exported: the
+service runs under gunicorn against MariaDB and the OpenAI mock, gets traffic, is scraped."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from jose import jwt
+
+from tests.chart.chartlib import PROMETHEUS_SERIES, metric_names
+from tests.chart.test_chart_metrics import _all_exprs
+from tests.support.mock_server import MockServer
+from tests.support.servers import mock_backed_env, run_pixyproxy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
+
+SECRET = "m" * 40
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", re.MULTILINE)
+
+
+def exported_series(exposition: str) -> set[str]:
+    return set(_SAMPLE.findall(exposition))
+
+
+def test_exported_series_parser() -> None:
+    text = '# HELP x_total X\n# TYPE x_total counter\nx_total{a="b"} 1.0\ny_bucket{le="1"} 2\nz 3\n'
+    assert exported_series(text) == {"x_total", "y_bucket", "z"}
+
+
+def test_dashboard_and_alerts_use_only_exported_series(
+    mysql_database: object, mysql_url: str, openai_mock: MockServer, tmp_path: Path
+) -> None:
+    env = mock_backed_env(
+        database_url=mysql_url,
+        storage_dir=tmp_path / "images",
+        openai_base_url=openai_mock.base_url,
+        jwt_secret=SECRET,
+        openai_max_retries="0",
+        log_level="warning",
+    )
+    claims = {"sub": "grafana", "aud": "pixyproxy", "exp": int(time.time()) + 600}
+    headers = {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
+    with (
+        run_pixyproxy(env, workers=2) as server,
+        httpx.Client(base_url=server.url, headers=headers, timeout=30) as api,
+    ):
+        created = api.post("/image", json={"prompt": "a dashboard"})
+        assert created.status_code == 200
+        assert api.post("/image", json={"prompt": "[mock:server_error] x"}).status_code == 502
+        assert api.get(created.json()["content_url"]).status_code == 200
+        assert api.get("/image").status_code == 200
+        assert api.get("/image/00000000-0000-4000-8000-000000000000").status_code == 404
+        exported = exported_series(api.get("/metrics").text)
+
+    used = set().union(*(metric_names(expr) for expr in _all_exprs())) - PROMETHEUS_SERIES
+    assert used, "the dashboard and rules query nothing?"
+    assert used - exported == set(), f"queried but not exported: {sorted(used - exported)}"

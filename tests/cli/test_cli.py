@@ -1,0 +1,85 @@
+"""The ``pixyproxy`` command as a user runs it: a real subprocess."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from jose import jwt
+
+from pixyproxy.data.init import open_database, schema_version
+from pixyproxy.data.schema import LATEST_VERSION
+
+SECRET = "c" * 40
+
+
+def pixyproxy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pixyproxy", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_db_init_creates_then_reports_up_to_date(tmp_path: Path) -> None:
+    env = {"PIXY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}"}
+    first = pixyproxy("db", "init", env=env)
+    assert first.returncode == 0, first.stderr
+    assert f"schema at version {LATEST_VERSION} (applied" in first.stdout
+    second = pixyproxy("db", "init", env=env)
+    assert "already up to date" in second.stdout
+
+
+@pytest.mark.mysql
+def test_db_init_from_several_processes_at_once(mysql_url: str, make_settings) -> None:  # type: ignore[no-untyped-def]
+    env = {"PIXY_DATABASE_URL": mysql_url}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: pixyproxy("db", "init", env=env), range(4)))
+    assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
+    database = open_database(make_settings(database_url=mysql_url))
+    try:
+        assert schema_version(database) == LATEST_VERSION
+        with database.reading() as cursor:
+            cursor.execute("SELECT COUNT(*) AS n FROM schema_version")
+            row = cursor.fetchone()
+        assert row is not None and row["n"] == LATEST_VERSION
+    finally:
+        database.close()
+
+
+def test_token_mints_a_verifiable_token() -> None:
+    result = pixyproxy("token", "--sub", "alice", "--ttl", "60", env={"PIXY_JWT_SECRET": SECRET})
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), SECRET, algorithms=["HS256"], audience="pixyproxy")
+    assert claims["sub"] == "alice" and claims["exp"] - claims["iat"] == 60
+
+
+def test_token_without_a_secret_says_which_variable() -> None:
+    result = pixyproxy("token", "--sub", "alice", env={"PIXY_JWT_SECRET": ""})
+    assert result.returncode == 2
+    assert "PIXY_JWT_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PIXY_DB_POOL_SIZE": "lots"}, "PIXY_DB_POOL_SIZE"),
+        ({"PIXY_ENV": "staging"}, "PIXY_ENV"),
+        ({"PIXY_ENV": "production", "PIXY_JWT_SECRET": ""}, "PIXY_JWT_SECRET"),
+        ({"PIXY_IMAGE_PROVIDER": "openai", "OPENAI_API_KEY": ""}, "OPENAI_API_KEY"),
+        ({"PIXY_DATABASE_URL": "postgres://x/y"}, "PIXY_DATABASE_URL"),
+    ],
+)
+def test_a_bad_setting_stops_with_one_line_naming_it(env: dict[str, str], variable: str) -> None:
+    clean = {k: "" for k in ("PIXY_JWT_SECRET", "OPENAI_API_KEY")}
+    result = pixyproxy("db", "init", env={**clean, **env})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0], result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,154 @@
+"""Fixtures shared by the whole suite: real databases, the OpenAI mock, settings.
+
+MySQL tests use ``PIXY_TEST_MYSQL_URL`` (default ``mysql://root@127.0.0.1:3306/pixyproxy_test``)
+and create a database of their own per test session. Where no server answers they are
+skipped with one reason; ``PIXY_REQUIRE_MYSQL=1`` (set by CI) turns that into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pymysql
+import pytest
+
+from pixyproxy.core.settings import Settings, load_settings
+from pixyproxy.data.database import Database
+from pixyproxy.data.init import migrate, open_database
+from tests.support.mock_server import MockServer, run_mock_server
+
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pixyproxy_test"
+
+
+def mysql_base_url() -> str:
+    return os.environ.get("PIXY_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
+
+
+def mysql_required() -> bool:
+    return os.environ.get("PIXY_REQUIRE_MYSQL", "") not in ("", "0", "false")
+
+
+def _admin_connection(url: str) -> pymysql.connections.Connection[Any]:
+    parts = urlsplit(url)
+    return pymysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        connect_timeout=3,
+        autocommit=True,
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = mysql_base_url()
+    safe = urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl()
+    try:
+        _admin_connection(url).close()
+    except pymysql.err.MySQLError as exc:
+        verdict = "REQUIRED but unreachable" if mysql_required() else "unreachable: skipped"
+        return f"mysql: {verdict} ({safe}: {exc.args[-1] if exc.args else exc})"
+    return f"mysql: {safe} (tests run)"
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A fresh database on the test server for this session (and xdist worker)."""
+    base = mysql_base_url()
+    try:
+        admin = _admin_connection(base)
+    except pymysql.err.MySQLError as exc:
+        reason = f"MySQL not reachable at PIXY_TEST_MYSQL_URL ({exc.args[-1] if exc.args else exc})"
+        if mysql_required():
+            pytest.fail(f"{reason}; PIXY_REQUIRE_MYSQL is set")
+        pytest.skip(reason)
+    name = f"{urlsplit(base).path.lstrip('/') or 'pixyproxy_test'}_{uuid.uuid4().hex[:8]}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for a test: embedded SQLite and a temp store unless overridden."""
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite:///{tmp_path / 'pixyproxy.db'}",
+            "storage_dir": tmp_path / "images",
+            "image_provider": "placeholder",
+            "log_format": "json",
+        }
+        values.update(overrides)
+        return load_settings(secrets_dirs=(), **values)
+
+    return make
+
+
+def _clean(database: Database) -> None:
+    with database.writing() as cursor:
+        cursor.execute("DELETE FROM image_tags")
+        cursor.execute("DELETE FROM images")
+        cursor.execute("DELETE FROM idempotency_keys")
+        cursor.execute("DELETE FROM generation_counts")
+
+
+@pytest.fixture
+def sqlite_database(make_settings: Callable[..., Settings]) -> Iterator[Database]:
+    database = open_database(make_settings())
+    migrate(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def mysql_database(mysql_url: str, make_settings: Callable[..., Settings]) -> Iterator[Database]:
+    database = open_database(make_settings(database_url=mysql_url))
+    migrate(database)
+    _clean(database)
+    yield database
+    database.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Runs a test once per database backend."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database(backend: str, request: pytest.FixtureRequest) -> Database:
+    fixture: Database = request.getfixturevalue(f"{backend}_database")
+    return fixture
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of the current backend, as a URL for settings."""
+    request.getfixturevalue(f"{backend}_database")
+    if backend == "mysql":
+        return str(request.getfixturevalue("mysql_url"))
+    return f"sqlite:///{tmp_path / 'pixyproxy.db'}"
+
+
+@pytest.fixture(scope="session")
+def mock_server() -> Iterator[MockServer]:
+    with run_mock_server() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_mock(mock_server: MockServer) -> MockServer:
+    """The session's mock, reset to answer ``ok`` with no delay."""
+    mock_server.reset()
+    return mock_server

@@ -1,0 +1,183 @@
+"""The image repository contract, run unchanged against SQLite and MariaDB/MySQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from pixyproxy.core.models import ImageFilter, ImageRecord
+from pixyproxy.data.database import Database
+from pixyproxy.data.images import InvalidCursor, SqlImageRepository
+
+T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+
+
+def make_record(
+    prompt: str = "a lighthouse at dusk",
+    *,
+    tags: list[str] | None = None,
+    author: str | None = None,
+    private: bool = False,
+    at: datetime = T0,
+) -> ImageRecord:
+    guid = uuid4()
+    return ImageRecord(
+        guid=guid,
+        prompt=prompt,
+        filename=f"{guid}.png",
+        tags=tags or [],
+        author=author,
+        private=private,
+        size_bytes=1234,
+        width=1024,
+        height=1536,
+        model="gpt-image-1",
+        sha256="ab" * 32,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+@pytest.fixture
+def repo(database: Database) -> SqlImageRepository:
+    return SqlImageRepository(database)
+
+
+def all_pages(
+    repo: SqlImageRepository, *, viewer: str | None = None, limit: int = 2, **filters: str
+) -> list[ImageRecord]:
+    seen: list[ImageRecord] = []
+    after: UUID | None = None
+    for _ in range(100):
+        page = repo.list(viewer=viewer, filter=ImageFilter(**filters), limit=limit, after=after)
+        seen.extend(page.items)
+        if page.next_after is None:
+            return seen
+        after = page.next_after
+    raise AssertionError("paging did not end")
+
+
+def test_insert_then_get_round_trips_every_field(repo: SqlImageRepository) -> None:
+    record = make_record("ünïcödé prompt — 🦊", tags=["fox", "art"], author="alice")
+    stored = repo.insert(record)
+    assert stored.id is not None and stored.id > 0
+    got = repo.get(record.guid, viewer=None)
+    assert got == stored
+    assert got.created_at == T0 and got.created_at.tzinfo == UTC
+    assert got.tags == ["fox", "art"]  # order kept
+
+
+def test_get_unknown_guid_is_none(repo: SqlImageRepository) -> None:
+    assert repo.get(uuid4(), viewer=None) is None
+    assert not repo.exists(uuid4())
+
+
+def test_private_image_is_visible_only_to_its_author(repo: SqlImageRepository) -> None:
+    secret = repo.insert(make_record(author="alice", private=True, tags=["x"]))
+    assert repo.get(secret.guid, viewer="alice") == secret
+    assert repo.get(secret.guid, viewer="bob") is None
+    assert repo.get(secret.guid, viewer=None) is None
+    assert repo.exists(secret.guid)
+    for viewer in (None, "bob"):
+        for filters in ({}, {"tag": "x"}, {"author": "alice"}, {"q": "lighthouse"}):
+            assert all_pages(repo, viewer=viewer, **filters) == []
+    assert [r.guid for r in all_pages(repo, viewer="alice", tag="x")] == [secret.guid]
+
+
+def test_list_is_newest_first_and_pages_without_gaps(repo: SqlImageRepository) -> None:
+    records = [
+        repo.insert(make_record(f"prompt {i}", at=T0 + timedelta(seconds=i))) for i in range(7)
+    ]
+    listed = all_pages(repo, limit=3)
+    assert [r.guid for r in listed] == [r.guid for r in reversed(records)]
+
+
+def test_last_page_has_no_next(repo: SqlImageRepository) -> None:
+    for i in range(3):
+        repo.insert(make_record(f"p{i}"))
+    page = repo.list(viewer=None, filter=ImageFilter(), limit=3, after=None)
+    assert len(page.items) == 3 and page.next_after is None
+
+
+def test_paging_while_inserting_neither_repeats_nor_skips(repo: SqlImageRepository) -> None:
+    originals = [repo.insert(make_record(f"old {i}")) for i in range(6)]
+    page = repo.list(viewer=None, filter=ImageFilter(), limit=2, after=None)
+    seen = list(page.items)
+    while page.next_after is not None:
+        repo.insert(make_record("inserted meanwhile"))
+        page = repo.list(viewer=None, filter=ImageFilter(), limit=2, after=page.next_after)
+        seen.extend(page.items)
+    assert [r.guid for r in seen] == [r.guid for r in reversed(originals)]
+
+
+def test_filters_combine(repo: SqlImageRepository) -> None:
+    a = repo.insert(make_record("red fox", tags=["fox", "red"], author="alice"))
+    repo.insert(make_record("red car", tags=["car", "red"], author="bob"))
+    c = repo.insert(make_record("grey fox", tags=["fox"], author="alice"))
+    assert {r.guid for r in all_pages(repo, tag="fox")} == {a.guid, c.guid}
+    assert [r.guid for r in all_pages(repo, tag="red", author="alice")] == [a.guid]
+    assert [r.guid for r in all_pages(repo, tag="fox", q="RED")] == [a.guid]
+    assert all_pages(repo, tag="fox", author="bob") == []
+
+
+def test_search_treats_like_wildcards_literally(repo: SqlImageRepository) -> None:
+    literal = repo.insert(make_record("100% organic_cotton!"))
+    repo.insert(make_record("100 organic cotton"))
+    assert [r.guid for r in all_pages(repo, q="100%")] == [literal.guid]
+    assert [r.guid for r in all_pages(repo, q="c_cotton")] == [literal.guid]
+    assert [r.guid for r in all_pages(repo, q="100_")] == []
+    assert [r.guid for r in all_pages(repo, q="n!")] == [literal.guid]
+
+
+def test_cursor_of_unknown_or_invisible_image_is_rejected(repo: SqlImageRepository) -> None:
+    secret = repo.insert(make_record(author="alice", private=True))
+    with pytest.raises(InvalidCursor):
+        repo.list(viewer=None, filter=ImageFilter(), limit=5, after=uuid4())
+    with pytest.raises(InvalidCursor):
+        repo.list(viewer="bob", filter=ImageFilter(), limit=5, after=secret.guid)
+    page = repo.list(viewer="alice", filter=ImageFilter(), limit=5, after=secret.guid)
+    assert page.items == []
+
+
+def test_duplicate_guid_is_refused_and_leaves_no_tags(repo: SqlImageRepository) -> None:
+    first = repo.insert(make_record(tags=["one"]))
+    clash = make_record(tags=["two"]).model_copy(update={"guid": first.guid})
+    with pytest.raises(Exception, match=r"(?i)duplicate|unique"):
+        repo.insert(clash)
+    assert all_pages(repo, tag="two") == []
+    assert repo.get(first.guid, viewer=None) == first
+
+
+def test_delete_removes_row_and_tags(repo: SqlImageRepository) -> None:
+    record = repo.insert(make_record(tags=["gone"]))
+    assert repo.delete(record.guid)
+    assert not repo.delete(record.guid)
+    assert repo.get(record.guid, viewer=None) is None
+    assert all_pages(repo, tag="gone") == []
+
+
+def test_iter_files_lists_every_image(repo: SqlImageRepository) -> None:
+    records = [repo.insert(make_record(private=i % 2 == 0, author="a")) for i in range(5)]
+    assert dict(repo.iter_files()) == {r.guid: r.filename for r in records}
+
+
+def test_concurrent_inserts_from_threads(repo: SqlImageRepository) -> None:
+    errors: list[BaseException] = []
+
+    def insert_many() -> None:
+        try:
+            for _ in range(10):
+                repo.insert(make_record(tags=["busy"]))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=insert_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(all_pages(repo, limit=100, tag="busy")) == 40

@@ -1,0 +1,140 @@
+"""The image store on a real small filesystem (a 2 MiB tmpfs) that fills up or turns read-only.
+
+Mounting needs root (CI runs as root); elsewhere these tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pixyproxy.core.settings import Settings
+from pixyproxy.web.app import create_app
+from tests.reliability.faults import assert_problem, final_pngs, temp_files
+from tests.support.mock_server import MockServer
+from tests.support.servers import serve_in_thread
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs mounted for this test only; always unmounted afterwards."""
+    mountpoint = tmp_path / "small-fs"
+    mountpoint.mkdir()
+    if not shutil.which("mount"):
+        pytest.skip("no mount command to make a small filesystem with")
+    mounted = _run("mount", "-t", "tmpfs", "-o", "size=2m,mode=0755", "pixy-test", str(mountpoint))
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mountpoint
+    finally:
+        if _run("umount", str(mountpoint)).returncode != 0:
+            _run("umount", "-l", str(mountpoint))
+
+
+@pytest.fixture
+def api_on(
+    make_settings: Callable[..., Settings], openai_mock: MockServer
+) -> Iterator[Callable[[Path], httpx.Client]]:
+    """The app (uvicorn in a thread, SQLite outside the small filesystem) storing under a dir."""
+    with contextlib.ExitStack() as stack:
+
+        def start(store: Path) -> httpx.Client:
+            settings = make_settings(
+                storage_dir=store,
+                image_provider="openai",
+                openai_api_key="sk-test",
+                openai_base_url=openai_mock.base_url,
+                openai_max_retries=0,
+                anonymous_generation=True,
+            )
+            url = stack.enter_context(serve_in_thread(create_app(settings)))
+            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
+
+        yield start
+
+
+def _append_until_full(path: Path, block: bytes, times: int) -> int | None:
+    """Append ``block`` until the filesystem refuses; returns the errno of the refusal."""
+    with path.open("ab", buffering=0) as out:
+        for _ in range(times):
+            try:
+                out.write(block)
+            except OSError as exc:
+                return exc.errno
+    return None
+
+
+def fill(directory: Path) -> Path:
+    """Write zeros until the filesystem is full; returns the filler file."""
+    filler = directory / "filler.bin"
+    assert _append_until_full(filler, b"\0" * 65536, 1000) == errno.ENOSPC  # 2 MiB is 32 blocks
+    _append_until_full(filler, b"\0", 65536)  # and what is left, byte by byte
+    return filler
+
+
+def test_full_store_is_507_with_no_row_and_recovers(
+    small_fs: Path, api_on: Callable[[Path], httpx.Client]
+) -> None:
+    store = small_fs / "images"
+    api = api_on(store)
+    first = api.post("/image", json={"prompt": "before the disk filled"})
+    assert first.status_code == 200
+    filler = fill(small_fs)
+
+    for prompt in ("full disk", "still full"):
+        response = api.post("/image", json={"prompt": prompt, "tags": ["full"]})
+        assert_problem(response, 507, "insufficient_storage")
+    assert [d["prompt"] for d in api.get("/image").json()] == ["before the disk filled"]
+    assert api.get("/image", params={"tag": "full"}).json() == []
+    assert set(final_pngs(store)) == {first.json()["guid"]} and temp_files(store) == []
+    # what is stored can still be read
+    assert api.get(f"/image/{first.json()['guid']}/content").status_code == 200
+
+    filler.unlink()
+    again = api.post("/image", json={"prompt": "space again"})
+    assert again.status_code == 200, again.text
+    assert api.get(f"/image/{again.json()['guid']}/content").status_code == 200
+    assert len(final_pngs(store)) == 2 and temp_files(store) == []
+
+
+def test_read_only_store_is_503_not_ready_and_recovers(
+    small_fs: Path, api_on: Callable[[Path], httpx.Client]
+) -> None:
+    store = small_fs / "images"
+    api = api_on(store)
+    first = api.post("/image", json={"prompt": "before the remount"})
+    assert first.status_code == 200
+    assert _run("mount", "-o", "remount,ro", str(small_fs)).returncode == 0
+    try:
+        with pytest.raises(OSError, match="Read-only"):
+            (small_fs / "probe").write_bytes(b"x")
+        response = api.post("/image", json={"prompt": "read-only store"})
+        assert_problem(response, 503, "storage_unavailable")
+        assert int(response.headers["retry-after"]) > 0
+        ready = api.get("/readyz")
+        assert_problem(ready, 503, "not_ready")
+        assert ready.json()["checks"] == {"database": "ok", "storage": "storage_unavailable"}
+        assert api.get("/healthz").status_code == 200
+        # reads keep working
+        assert api.get(f"/image/{first.json()['guid']}/content").status_code == 200
+        assert len(api.get("/image").json()) == 1
+    finally:
+        assert _run("mount", "-o", "remount,rw", str(small_fs)).returncode == 0
+    assert api.get("/readyz").status_code == 200
+    again = api.post("/image", json={"prompt": "writable again"})
+    assert again.status_code == 200, again.text
+    assert len(final_pngs(store)) == 2 and temp_files(store) == []
+    assert os.access(store, os.W_OK)

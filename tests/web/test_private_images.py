@@ -1,0 +1,201 @@
+"""Authors, private images, idempotency and generation limits over real HTTP."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from typing import Any
+
+import httpx
+import pytest
+from jose import jwt
+
+from tests.support.mock_server import MockServer
+from tests.web.conftest import ServeApi
+
+SECRET = "k" * 48
+
+
+def bearer(subject: str) -> dict[str, str]:
+    now = int(time.time())
+    token = jwt.encode(
+        {"sub": subject, "aud": "pixyproxy", "exp": now + 600}, SECRET, algorithm="HS256"
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+ALICE, BOB = bearer("alice"), bearer("bob")
+
+
+@pytest.fixture
+def api(serve_api: ServeApi, database_url: str) -> httpx.Client:
+    return serve_api(database_url=database_url, jwt_secret=SECRET)
+
+
+def post(api: httpx.Client, headers: dict[str, str], **body: Any) -> httpx.Response:
+    return api.post("/image", json={"prompt": "a red fox", **body}, headers=headers)
+
+
+def guids(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [item["guid"] for item in response.json()]
+
+
+def test_private_image_is_invisible_to_everyone_but_its_author(api: httpx.Client) -> None:
+    secret = post(api, ALICE, prompt="alice's secret lighthouse", tags=["hidden"], private=True)
+    assert secret.status_code == 200
+    mine = secret.json()
+    assert mine["author"] == "alice" and mine["private"] is True
+    public = post(api, ALICE, prompt="alice's public lighthouse", tags=["hidden"]).json()
+    guid = mine["guid"]
+
+    for who in ({}, BOB):
+        missing = api.get(f"/image/{guid}", headers=who)
+        assert missing.status_code == 404 and missing.json()["code"] == "image_not_found"
+        assert api.get(f"/image/{guid}/content", headers=who).status_code == 404
+        for params in ({}, {"tag": "hidden"}, {"author": "alice"}, {"q": "secret"}):
+            assert guid not in guids(api.get("/image", params=params, headers=who))
+        assert guids(api.get("/image", params={"author": "alice"}, headers=who)) == [public["guid"]]
+
+    assert api.get(f"/image/{guid}", headers=ALICE).json() == mine
+    content = api.get(f"/image/{guid}/content", headers=ALICE)
+    assert content.status_code == 200
+    assert content.headers["cache-control"] == "private, no-store"
+    assert guids(api.get("/image", params={"q": "secret"}, headers=ALICE)) == [guid]
+    assert guids(api.get("/image", params={"tag": "hidden", "author": "alice"}, headers=ALICE)) == [
+        public["guid"],
+        guid,
+    ]
+
+
+def test_unknown_and_private_guids_answer_alike(api: httpx.Client) -> None:
+    guid = post(api, ALICE, private=True).json()["guid"]
+    other = "00000000-0000-4000-8000-000000000000"
+    hidden, unknown = (
+        api.get(f"/image/{guid}", headers=BOB),
+        api.get(f"/image/{other}", headers=BOB),
+    )
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["detail"].replace(guid, "G") == unknown.json()["detail"].replace(
+        other, "G"
+    )
+
+
+def test_a_cursor_never_leaks_private_images(api: httpx.Client) -> None:
+    for i in range(3):
+        post(api, ALICE, prompt=f"public {i}")
+        post(api, ALICE, prompt=f"private {i}", private=True)
+    seen, url = [], "/image?limit=2"
+    while url:
+        response = api.get(url, headers=BOB)
+        seen += response.json()
+        link = response.headers.get("link")
+        url = link[1 : link.index(">")] if link else ""
+    assert [item["prompt"] for item in seen] == ["public 2", "public 1", "public 0"]
+
+
+def test_idempotent_retry_replays_without_generating_again(api: httpx.Client) -> None:
+    headers = {**ALICE, "Idempotency-Key": "order-42"}
+    first = post(api, headers, tags=["once"])
+    again = post(api, headers, tags=["once"])
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert len(guids(api.get("/image", params={"tag": "once"}))) == 1
+    changed = post(api, headers, prompt="something else")
+    assert changed.status_code == 422 and changed.json()["code"] == "idempotency_key_reused"
+    # Keys belong to their caller: Bob's "order-42" is another request.
+    assert post(api, {**BOB, "Idempotency-Key": "order-42"}).json()["author"] == "bob"
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there", "é"])
+def test_bad_idempotency_keys_are_422(api: httpx.Client, key: str) -> None:
+    response = api.post(
+        "/image",
+        json={"prompt": "x"},
+        headers={**ALICE, "Idempotency-Key": key.encode()},  # type: ignore[dict-item]
+    )
+    assert response.status_code == 422
+
+
+def test_concurrent_requests_with_one_key_make_one_image(
+    serve_api: ServeApi, database_url: str, openai_mock: MockServer
+) -> None:
+    api = serve_api(
+        database_url=database_url,
+        jwt_secret=SECRET,
+        image_provider="openai",
+        openai_api_key="sk-test",
+        openai_base_url=openai_mock.base_url,
+    )
+    openai_mock.set_behavior("ok", delay_s=1.0)
+    headers = {**ALICE, "Idempotency-Key": "same-click-twice"}
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: post(api, headers, tags=["dup"]), range(4)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) >= 1 and set(statuses) <= {200, 409}, statuses
+    for conflict in (r for r in responses if r.status_code == 409):
+        assert conflict.json()["code"] == "idempotency_in_progress"
+        assert conflict.headers["retry-after"]
+    assert openai_mock.stats()["generations"] == 1
+    assert len(guids(api.get("/image", params={"tag": "dup"}))) == 1
+    replay = post(api, headers, tags=["dup"])
+    assert replay.status_code == 200
+    assert (
+        replay.json()["guid"] == next(r for r in responses if r.status_code == 200).json()["guid"]
+    )
+
+
+def test_failed_generation_frees_its_key(serve_api: ServeApi, openai_mock: MockServer) -> None:
+    api = serve_api(
+        jwt_secret=SECRET,
+        image_provider="openai",
+        openai_api_key="sk-test",
+        openai_base_url=openai_mock.base_url,
+        openai_max_retries=0,
+    )
+    headers = {**ALICE, "Idempotency-Key": "retry-me"}
+    openai_mock.set_behavior("server_error")
+    assert post(api, headers).status_code == 502
+    openai_mock.set_behavior("ok")
+    assert post(api, headers).status_code == 200
+
+
+def test_generation_limit_per_caller(serve_api: ServeApi, database_url: str) -> None:
+    api = serve_api(database_url=database_url, jwt_secret=SECRET, generation_limit=2)
+    assert post(api, ALICE).status_code == 200
+    assert post(api, ALICE).status_code == 200
+    limited = post(api, ALICE)
+    assert limited.status_code == 429 and limited.json()["code"] == "rate_limited"
+    assert 0 < int(limited.headers["retry-after"]) <= 3600
+    assert post(api, BOB).status_code == 200  # the limit is per caller
+    # An idempotent replay is not a new generation and is not limited.
+    assert len(guids(api.get("/image", params={"author": "alice"}))) == 2
+
+
+def test_generation_limit_holds_across_app_instances(
+    serve_api: ServeApi, database_url: str
+) -> None:
+    first = serve_api(database_url=database_url, jwt_secret=SECRET, generation_limit=2)
+    second = serve_api(database_url=database_url, jwt_secret=SECRET, generation_limit=2)
+    assert post(first, ALICE).status_code == 200
+    assert post(second, ALICE).status_code == 200
+    assert post(first, ALICE).status_code == 429
+    assert post(second, ALICE).status_code == 429
+
+
+def test_in_flight_limit_answers_503(serve_api: ServeApi, openai_mock: MockServer) -> None:
+    api = serve_api(
+        jwt_secret=SECRET,
+        image_provider="openai",
+        openai_api_key="sk-test",
+        openai_base_url=openai_mock.base_url,
+        max_in_flight_generations=1,
+    )
+    openai_mock.set_behavior("ok", delay_s=1.5)
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        responses = list(pool.map(lambda i: post(api, ALICE, prompt=f"p{i}"), range(3)))
+    busy = [r for r in responses if r.status_code == 503]
+    assert len([r for r in responses if r.status_code == 200]) >= 1
+    assert busy, [r.status_code for r in responses]
+    assert busy[0].json()["code"] == "generation_capacity_exceeded"
+    assert int(busy[0].headers["retry-after"]) > 0
