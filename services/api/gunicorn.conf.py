@@ -14,6 +14,7 @@ from typing import Any
 from gunicorn.glogging import Logger
 
 from pixyproxy.core.settings import load_settings
+from pixyproxy.data.init import migrate, open_database
 from pixyproxy.web.logs import configure_logging
 
 _settings = load_settings()
@@ -48,6 +49,30 @@ control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:
+    _migrate_once(server)
+    _empty_multiproc_dir(server)
+
+
+def _migrate_once(server: Any) -> None:
+    """With PIXY_DB_AUTO_MIGRATE, bring the schema up to date here, once, before any worker.
+
+    Workers then start without touching the database: one respawned while the database is
+    down (after a crash or an OOM kill) comes up and serves 503s until it returns, where a
+    failed migration in its startup would make gunicorn stop the whole server.
+    """
+    if not _settings.db_auto_migrate:
+        return
+    database = open_database(_settings)
+    try:
+        applied = migrate(database)
+    finally:
+        database.close()
+    if applied:
+        server.log.info("schema migrated to version %s", applied[-1])
+    os.environ["PIXY_DB_AUTO_MIGRATE"] = "false"  # inherited by every worker forked later
+
+
+def _empty_multiproc_dir(server: Any) -> None:
     """Empty the Prometheus multiprocess directory: files of a previous run would add up."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if not directory:

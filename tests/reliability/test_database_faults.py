@@ -7,6 +7,8 @@ gunicorn, two uvicorn workers) and the OpenAI mock stands in for the image servi
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +26,7 @@ from tests.reliability.faults import (
     final_pngs,
     service_env,
     temp_files,
+    wait_for_workers,
     wait_until,
 )
 from tests.reliability.throwaway_mariadb import ThrowawayMariaDB
@@ -64,6 +67,7 @@ def served(
         **DB_TIMEOUTS,
     )
     with run_pixyproxy(env, workers=2) as server:
+        wait_for_workers(server.process.pid, 2)
         yield server.url, store
 
 
@@ -185,6 +189,37 @@ def test_frozen_database_answers_503_within_the_timeouts(
     in_db = rows(mariadb, fault_database)
     assert "during the freeze" not in in_db.values()
     assert_nothing_lost(mariadb, fault_database, store, {str(after.json()["guid"])})
+
+
+def test_a_worker_respawned_during_an_outage_serves_once_the_database_returns(
+    mariadb: ThrowawayMariaDB, fault_database: str, openai_mock: MockServer, tmp_path: Path
+) -> None:
+    """The schema is migrated once, before the workers: a worker that starts while the
+    database is down answers 503 instead of failing its startup, which would make gunicorn
+    stop the whole server."""
+    env = service_env(
+        database_url=mariadb.url(fault_database),
+        storage_dir=tmp_path / "images",
+        mock_base_url=openai_mock.base_url,
+        pixy_db_auto_migrate=True,
+        **DB_TIMEOUTS,
+    )
+    with (
+        run_pixyproxy(env, workers=2) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        master = server.process.pid
+        killed = wait_for_workers(master, 2)
+        mariadb.kill()
+        for worker in killed:
+            os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: not set(wait_for_workers(master, 2)) & set(killed), 20)
+        wait_until(lambda: client.get("/healthz").status_code == 200, 10)
+        assert_problem(client.get("/image"), 503, "database_unavailable")
+        mariadb.start()
+        wait_until(lambda: client.get("/image").status_code == 200, 10)
+        assert client.post("/image", json={"prompt": "after the outage"}).status_code == 200
+        assert server.process.poll() is None, "the server kept running"
 
 
 @pytest.fixture
