@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from pixyproxy.core.models import ImageFilter, ImageRecord
+from pixyproxy.core.models import ImageFilter, ImagePage, ImageRecord
 from pixyproxy.data.database import Database
 from pixyproxy.data.images import InvalidCursor, SqlImageRepository
 
@@ -53,11 +53,18 @@ def all_pages(
     after: UUID | None = None
     for _ in range(100):
         page = repo.list(viewer=viewer, filter=ImageFilter(**filters), limit=limit, after=after)
-        seen.extend(page.items)
+        seen.extend(records(repo, page, viewer=viewer))
         if page.next_after is None:
             return seen
         after = page.next_after
     raise AssertionError("paging did not end")
+
+
+def records(repo: SqlImageRepository, page: ImagePage, *, viewer: str | None) -> list[ImageRecord]:
+    """The page's images in its order, as the service puts them together."""
+    found = {str(record.guid): record for record in repo.get_many(page.guids, viewer=viewer)}
+    assert set(found) == set(page.guids), "every listed image can be read by its viewer"
+    return [found[guid] for guid in page.guids]
 
 
 def test_insert_then_get_round_trips_every_field(repo: SqlImageRepository) -> None:
@@ -99,18 +106,18 @@ def test_last_page_has_no_next(repo: SqlImageRepository) -> None:
     for i in range(3):
         repo.insert(make_record(f"p{i}"))
     page = repo.list(viewer=None, filter=ImageFilter(), limit=3, after=None)
-    assert len(page.items) == 3 and page.next_after is None
+    assert len(page.guids) == 3 and not page.more and page.next_after is None
 
 
 def test_paging_while_inserting_neither_repeats_nor_skips(repo: SqlImageRepository) -> None:
     originals = [repo.insert(make_record(f"old {i}")) for i in range(6)]
     page = repo.list(viewer=None, filter=ImageFilter(), limit=2, after=None)
-    seen = list(page.items)
+    seen = list(page.guids)
     while page.next_after is not None:
         repo.insert(make_record("inserted meanwhile"))
         page = repo.list(viewer=None, filter=ImageFilter(), limit=2, after=page.next_after)
-        seen.extend(page.items)
-    assert [r.guid for r in seen] == [r.guid for r in reversed(originals)]
+        seen.extend(page.guids)
+    assert seen == [str(r.guid) for r in reversed(originals)]
 
 
 def test_filters_combine(repo: SqlImageRepository) -> None:
@@ -139,7 +146,20 @@ def test_cursor_of_unknown_or_invisible_image_is_rejected(repo: SqlImageReposito
     with pytest.raises(InvalidCursor):
         repo.list(viewer="bob", filter=ImageFilter(), limit=5, after=secret.guid)
     page = repo.list(viewer="alice", filter=ImageFilter(), limit=5, after=secret.guid)
-    assert page.items == []
+    assert page.guids == [] and not page.more
+
+
+def test_get_many_reads_only_what_the_viewer_may_see(repo: SqlImageRepository) -> None:
+    public = repo.insert(make_record("public", tags=["a", "b"]))
+    secret = repo.insert(make_record("secret", author="alice", private=True, tags=["c"]))
+    wanted = [str(public.guid), str(secret.guid), str(uuid4())]
+    assert repo.get_many(wanted, viewer=None) == [public]
+    assert repo.get_many(wanted, viewer="bob") == [public]
+    assert sorted(repo.get_many(wanted, viewer="alice"), key=lambda r: r.prompt) == [
+        public,
+        secret,
+    ]
+    assert repo.get_many([], viewer=None) == []
 
 
 def test_duplicate_guid_is_refused_and_leaves_no_tags(repo: SqlImageRepository) -> None:

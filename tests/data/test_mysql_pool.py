@@ -1,11 +1,16 @@
-"""The MySQL pool is bounded: when it runs dry a caller waits briefly, then gets a 503."""
+"""The MySQL pool: bounded (when it runs dry a caller waits briefly, then gets a 503), and
+connections that died while idle in it are replaced."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import uuid4
 
+import pymysql
 import pytest
 
 from pixyproxy.core.errors import DatabaseUnavailable
@@ -64,3 +69,57 @@ def test_unreachable_server_fails_within_the_connect_timeout(
             database.ping()
         assert time.monotonic() - started < 5
         database.close()
+
+
+def test_connections_that_died_in_the_pool_are_replaced_for_reads_and_writes(
+    mysql_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Nothing pings a connection leaving the pool: a read re-runs on a fresh connection,
+    and a write's ``begin()`` reconnects before anything is sent, so it runs exactly once."""
+    database = open_database(make_settings(database_url=mysql_url, db_pool_size=1))
+    table = f"pool_probe_{uuid4().hex[:8]}"
+
+    def session_id() -> int:
+        with database.reading() as cursor:
+            cursor.execute("SELECT CONNECTION_ID() AS id")
+            row = cursor.fetchone()
+        assert row is not None
+        return int(row["id"])
+
+    def kill_pooled_connection() -> int:
+        victim = session_id()  # the pool's only connection, idle in the pool again
+        killer = pymysql.connect(**_connect_args(mysql_url))
+        try:
+            with killer.cursor() as cursor:
+                cursor.execute(f"KILL CONNECTION {victim}")
+        finally:
+            killer.close()
+        return victim
+
+    try:
+        with database.writing() as cursor:
+            cursor.execute(f"CREATE TABLE {table} (n INT NOT NULL)")
+        killed = kill_pooled_connection()
+        assert session_id() != killed  # the read ran again on a new connection
+        killed = kill_pooled_connection()
+        with database.writing() as cursor:
+            cursor.execute(f"INSERT INTO {table} (n) VALUES (1)")
+        assert session_id() != killed
+        with database.reading() as cursor:
+            cursor.execute(f"SELECT COUNT(*) AS rows_ FROM {table}")
+            assert cursor.fetchone() == {"rows_": 1}
+    finally:
+        with database.writing() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        database.close()
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    parts = urlsplit(url)
+    return {
+        "host": parts.hostname,
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or "root"),
+        "password": unquote(parts.password or ""),
+        "database": parts.path.lstrip("/"),
+    }

@@ -1,4 +1,4 @@
-"""The public record cache: bounded, expiring, and never holding a private image."""
+"""The public image cache: bounded, expiring, and never holding a private image."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from uuid import uuid4
 
 import pytest
 
-from pixyproxy.core.models import ImageRecord
-from pixyproxy.service.cache import PublicRecordCache
+from pixyproxy.core.models import ImageDetail, ImageRecord
+from pixyproxy.service.cache import PublicImageCache
 
 
 def record(*, private: bool = False) -> ImageRecord:
@@ -21,38 +21,54 @@ def record(*, private: bool = False) -> ImageRecord:
     )  # fmt: skip
 
 
+def seen(cache: PublicImageCache, record: ImageRecord) -> ImageRecord | None:
+    view = cache.get(str(record.guid))
+    return view.record if view else None
+
+
+def test_a_view_holds_the_detail_and_encodes_it_once() -> None:
+    cache = PublicImageCache(max_entries=10)
+    kept = record()
+    view = cache.put(kept)
+    assert view.detail == ImageDetail.from_record(kept)
+    cached = cache.get(str(kept.guid))
+    assert cached is view and cached.detail.encoded is view.detail.encoded
+    assert ImageDetail.model_validate_json(view.detail.encoded) == view.detail
+
+
 def test_least_recently_used_entries_go_first() -> None:
-    cache = PublicRecordCache(max_entries=2)
+    cache = PublicImageCache(max_entries=2)
     a, b, c = record(), record(), record()
     cache.put(a)
     cache.put(b)
-    assert cache.get(a.guid) == a  # a is now the most recent
+    assert seen(cache, a) == a  # a is now the most recent
     cache.put(c)
-    assert cache.get(b.guid) is None
-    assert cache.get(a.guid) == a and cache.get(c.guid) == c
+    assert cache.get(str(b.guid)) is None
+    assert seen(cache, a) == a and seen(cache, c) == c
     assert len(cache) == 2
 
 
 def test_private_records_are_never_cached() -> None:
-    cache = PublicRecordCache(max_entries=10)
+    cache = PublicImageCache(max_entries=10)
     secret = record(private=True)
-    cache.put(secret)
-    assert cache.get(secret.guid) is None and len(cache) == 0
+    view = cache.put(secret)
+    assert view.record == secret and view.detail.private  # made for this request only
+    assert cache.get(str(secret.guid)) is None and len(cache) == 0
 
 
 def test_entries_expire(monkeypatch: pytest.MonkeyPatch) -> None:
-    cache = PublicRecordCache(max_entries=10, ttl_s=60)
+    cache = PublicImageCache(max_entries=10, ttl_s=60)
     now = [1000.0]
     monkeypatch.setattr("pixyproxy.service.cache.time.monotonic", lambda: now[0])
     kept = record()
     cache.put(kept)
     now[0] += 59
-    assert cache.get(kept.guid) == kept
+    assert seen(cache, kept) == kept
     now[0] += 2
-    assert cache.get(kept.guid) is None and len(cache) == 0
+    assert cache.get(str(kept.guid)) is None and len(cache) == 0
 
 
 def test_size_zero_turns_it_off() -> None:
-    cache = PublicRecordCache(max_entries=0)
+    cache = PublicImageCache(max_entries=0)
     cache.put(record())
     assert len(cache) == 0

@@ -24,7 +24,7 @@ from pixyproxy.data.idempotency import SqlIdempotencyRepository
 from pixyproxy.data.images import InvalidCursor, SqlImageRepository
 from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
-from pixyproxy.service.cache import PublicRecordCache
+from pixyproxy.service.cache import PublicImageCache
 from pixyproxy.service.images import (
     GenerationPolicy,
     ImageDeps,
@@ -75,7 +75,7 @@ async def make_deps(
             tmp_path / "images",
             generator,
             GenerationPolicy(anonymous_generation=anonymous, **policy),
-            cache=PublicRecordCache(cache_entries),
+            cache=PublicImageCache(cache_entries),
         )
 
     yield make
@@ -89,7 +89,7 @@ def sql_deps(
     generator: ImageGenerator,
     policy: GenerationPolicy,
     max_in_flight: int = 8,
-    cache: PublicRecordCache | None = None,
+    cache: PublicImageCache | None = None,
 ) -> ImageDeps:
     return ImageDeps(
         repository=SqlImageRepository(database),
@@ -99,7 +99,7 @@ def sql_deps(
         quotas=SqlQuotaRepository(database),
         in_flight=InFlightLimit(max_in_flight),
         policy=policy,
-        cache=cache if cache is not None else PublicRecordCache(0),
+        cache=cache if cache is not None else PublicImageCache(0),
     )
 
 
@@ -252,3 +252,28 @@ async def test_cache_serves_public_images_and_never_private_ones(
         await bob.get(secret.guid)
     with pytest.raises(ImageNotFound):
         await bob.content(secret.guid)
+    # Lists take their guids from the database and the public images from memory.
+    assert [(d.guid, d.prompt) for d in (await alice.list(ImageFilter())).items] == [
+        (secret.guid, "edited"),
+        (public.guid, "public one"),
+    ]
+    assert [d.guid for d in (await bob.list(ImageFilter())).items] == [public.guid]
+
+
+async def test_lists_fill_the_cache_and_leave_out_rows_removed_meanwhile(
+    make_deps: MakeDeps, database: Database
+) -> None:
+    writer = PublicImageService(make_deps())
+    made = [await writer.generate(GenerateRequest(prompt=f"p{i}")) for i in range(3)]
+    deps = make_deps(cache_entries=100)  # another worker, which has not seen them yet
+    service = PublicImageService(deps)
+    listed = await service.list(ImageFilter())
+    assert [d.guid for d in listed.items] == [d.guid for d in reversed(made)]
+    assert listed.items == list(reversed(made)) and len(deps.cache) == 3
+    # A row removed (storage check --fix) while the cache still has it: the list, which
+    # takes its guids from the database, no longer shows it.
+    assert deps.repository.delete(made[1].guid)
+    assert [d.guid for d in (await service.list(ImageFilter())).items] == [
+        made[2].guid,
+        made[0].guid,
+    ]

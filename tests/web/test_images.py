@@ -232,9 +232,12 @@ def test_store_not_writable_is_503(serve_api: ServeApi, tmp_path: Path) -> None:
 def test_crash_is_a_bare_500(serve_api: ServeApi, tmp_path: Path) -> None:
     api = serve_api(anonymous_generation=True)
     guid = generate(api)["guid"]
-    with sqlite3.connect(tmp_path / "pixyproxy.db") as db:  # a row the code cannot read
-        db.execute("UPDATE images SET created_at = 'not a time' WHERE guid = ?", (guid,))
-    response = api.get("/image")  # lists always read the database
+    with sqlite3.connect(tmp_path / "pixyproxy.db") as db:  # a row the code cannot read,
+        db.execute(  # under a guid the server has not cached
+            "UPDATE images SET created_at = 'not a time', guid = ? WHERE guid = ?",
+            (str(uuid4()), guid),
+        )
+    response = api.get("/image")
     body = assert_problem(response, 500, "internal_error")
     assert str(body["request_id"]) in str(body["detail"])
     assert "not a time" not in response.text and "Traceback" not in response.text

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -141,6 +142,9 @@ class ImageRecord(BaseModel):
 class ImageDetail(BaseModel):
     """An image as the API shows it."""
 
+    # Cached details are shared by every request that shows them.
+    model_config = ConfigDict(frozen=True)
+
     guid: UUID
     prompt: str
     filename: str
@@ -176,6 +180,11 @@ class ImageDetail(BaseModel):
             content_url=f"/image/{record.guid}/content",
         )
 
+    @cached_property
+    def encoded(self) -> bytes:
+        """The JSON of this detail, made once: a cached image is served many times."""
+        return self.__pydantic_serializer__.to_json(self)
+
 
 class ImageFilter(BaseModel):
     """What ``GET /image`` may narrow the list by; every field is optional and they combine."""
@@ -187,11 +196,21 @@ class ImageFilter(BaseModel):
     q: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-class ImagePage(BaseModel):
-    """One page of a list, newest first, and the guid after which the next page starts."""
+@dataclass(frozen=True, slots=True)
+class ImagePage:
+    """The guids of one page of a list, newest first, and whether more images follow.
 
-    items: list[ImageRecord]
-    next_after: UUID | None
+    The guids stay in their stored text form (lowercase, with dashes), the cache's keys:
+    a page of them is looked up, never parsed.
+    """
+
+    guids: list[str]
+    more: bool
+
+    @property
+    def next_after(self) -> str | None:
+        """The guid the next page starts after; None on the last page."""
+        return self.guids[-1] if self.more and self.guids else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,12 @@ Connections run in autocommit mode so reads hold no snapshot; every write opens 
 explicit transaction with ``begin()``, because outside one DBUtils silently re-runs a
 statement after a lost connection, which could write a row twice.
 
+A connection is not pinged when it leaves the pool: that would be a second round trip for
+every read. A read on a connection that died while idle (the server's ``wait_timeout``, a
+restart) fails and is re-run on a fresh connection by DBUtils, which is safe for a read.
+A transaction is never re-run, so ``begin()`` pings first and reconnects a dead connection
+before the first statement is sent.
+
 DBUtils' pool either blocks forever or fails at once when it runs dry; a semaphore in front
 of it makes callers wait at most ``pool_timeout_s`` and then answer 503.
 """
@@ -104,7 +110,7 @@ class MySQLDatabase:
             maxcached=options.pool_size,
             blocking=False,
             reset=False,  # only transactions opened with begin() are rolled back on return
-            ping=1,  # check a connection when it leaves the pool; reconnect if it died
+            ping=0,  # reads are re-run after a lost connection, writes ping in begin()
             host=options.host,
             port=options.port,
             user=options.user,
@@ -116,7 +122,9 @@ class MySQLDatabase:
             connect_timeout=options.connect_timeout_s,
             read_timeout=options.read_timeout_s,
             write_timeout=options.write_timeout_s,
-            init_command="SET time_zone = '+00:00'",
+            # A list page comes back as one GROUP_CONCAT of up to 101 guids: MySQL's
+            # default limit (1024 bytes) would cut it short.
+            init_command="SET time_zone = '+00:00', group_concat_max_len = 65536",
         )
         metrics.DB_POOL_SIZE.set(options.pool_size)
 
@@ -150,13 +158,9 @@ class MySQLDatabase:
             raise DatabaseUnavailable()
         try:
             with _translated_errors():
-                connection = self._pool.connection()
+                return self._pool.connection()
         finally:
             self._checkout_gate.release()
-        if not connection.dbapi_connection.open:  # the ping failed, and so did the reconnect
-            connection.close()
-            raise DatabaseUnavailable()
-        return connection
 
     def _count(self, delta: int) -> None:
         with self._lock:
@@ -197,16 +201,33 @@ class MySQLDatabase:
         self._pool.close()
 
 
-def _connect(**options: Any) -> pymysql.connections.Connection[Any]:
-    """pymysql.connect, with the handshake bounded by the connect timeout.
+class _Connection(pymysql.connections.Connection):
+    _read_timeout: float | None  # pymysql's own, stable since 0.7; not in its stubs
 
-    pymysql waits for the server's greeting with the read timeout (meant for slow queries),
-    so a server that accepts TCP but never answers would hold a request that long.
-    """
-    read_timeout = options.pop("read_timeout")
-    connection = pymysql.connect(read_timeout=options["connect_timeout"], **options)
-    connection._read_timeout = read_timeout  # type: ignore[attr-defined]  # stable since 0.7
-    return connection
+    def connect(self, sock: Any = None) -> None:
+        """Connect, with the handshake bounded by the connect timeout.
+
+        pymysql waits for the server's greeting with the read timeout (meant for slow
+        queries), so a server that accepts TCP but never answers would hold a request that
+        long.
+        """
+        read_timeout, self._read_timeout = self._read_timeout, self.connect_timeout
+        try:
+            super().connect(sock)
+        finally:
+            self._read_timeout = read_timeout
+
+    def begin(self) -> None:
+        """Begin on a connection known to be alive: a transaction is never re-run."""
+        try:
+            self.ping(reconnect=False)
+        except pymysql.err.MySQLError:
+            self.connect()  # raises when the server is still unreachable
+        super().begin()
+
+
+def _connect(**options: Any) -> _Connection:
+    return _Connection(**options)
 
 
 _connect.dbapi = pymysql  # type: ignore[attr-defined]  # DBUtils finds the error classes here

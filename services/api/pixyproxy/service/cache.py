@@ -1,45 +1,64 @@
-"""A bounded in-process cache of public image records.
+"""A bounded in-process cache of public images.
 
-Images never change once written, so a public record can be served from memory by every
-worker without asking the database. Private records are never cached: whether a caller
-may see one is decided by the database query, per caller, every time. Entries live at most
-``ttl_s``, which bounds how long a row removed by ``pixyproxy storage check --fix`` is
-still shown. Used from the event loop thread only, so it needs no lock.
+Images never change once written, so a public image can be served from memory by every
+worker without asking the database: its record (what the content route needs) and its
+detail, whose JSON is made once however often it is served. Private images are never
+cached: whether a caller may see one is decided by the database query, per caller, every
+time. Entries live at most ``ttl_s``, which bounds how long a row removed by
+``pixyproxy storage check --fix`` is still shown. Used from the event loop thread only, so
+it needs no lock.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from uuid import UUID
+from dataclasses import dataclass
 
-from pixyproxy.core.models import ImageRecord
+from pixyproxy.core.models import ImageDetail, ImageRecord
 
 
-class PublicRecordCache:
+@dataclass(frozen=True, slots=True)
+class ImageView:
+    """An image as the service holds it: the stored record and the detail callers see."""
+
+    record: ImageRecord
+    detail: ImageDetail
+
+    @classmethod
+    def of(cls, record: ImageRecord) -> ImageView:
+        return cls(record, ImageDetail.from_record(record))
+
+
+class PublicImageCache:
     def __init__(self, max_entries: int, ttl_s: float = 300.0) -> None:
         self.max_entries = max_entries
         self.ttl_s = ttl_s
-        self._entries: OrderedDict[UUID, tuple[float, ImageRecord]] = OrderedDict()
+        # Keyed by the guid's text (as stored, and as list pages carry it).
+        self._entries: OrderedDict[str, tuple[float, ImageView]] = OrderedDict()
 
-    def get(self, guid: UUID) -> ImageRecord | None:
+    def get(self, guid: str) -> ImageView | None:
         entry = self._entries.get(guid)
         if entry is None:
             return None
-        stored_at, record = entry
+        stored_at, view = entry
         if time.monotonic() - stored_at > self.ttl_s:
             del self._entries[guid]
             return None
         self._entries.move_to_end(guid)
-        return record
+        return view
 
-    def put(self, record: ImageRecord) -> None:
+    def put(self, record: ImageRecord) -> ImageView:
+        """The view of ``record``, kept for later when the image is public."""
+        view = ImageView.of(record)
         if record.private or self.max_entries <= 0:
-            return
-        self._entries[record.guid] = (time.monotonic(), record)
-        self._entries.move_to_end(record.guid)
+            return view
+        key = str(record.guid)
+        self._entries[key] = (time.monotonic(), view)
+        self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
+        return view
 
     def __len__(self) -> int:
         return len(self._entries)

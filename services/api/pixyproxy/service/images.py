@@ -52,7 +52,7 @@ from pixyproxy.data.idempotency import IdempotencyRepository
 from pixyproxy.data.images import ImageRepository, InvalidCursor
 from pixyproxy.data.quotas import QuotaRepository
 from pixyproxy.data.store import ImageStore
-from pixyproxy.service.cache import PublicRecordCache
+from pixyproxy.service.cache import ImageView, PublicImageCache
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class ImageDeps:
     quotas: QuotaRepository
     in_flight: InFlightLimit
     policy: GenerationPolicy = field(default_factory=GenerationPolicy)
-    cache: PublicRecordCache = field(default_factory=lambda: PublicRecordCache(0))
+    cache: PublicImageCache = field(default_factory=lambda: PublicImageCache(0))
 
     @property
     def anonymous_generation(self) -> bool:
@@ -135,24 +135,32 @@ class ImageService:
         self._viewer = viewer
 
     async def get(self, guid: UUID) -> ImageDetail:
-        return ImageDetail.from_record(await self._visible(guid))
+        return (await self._visible(guid)).detail
 
     async def list(
         self, filter: ImageFilter, *, limit: int = LIST_LIMIT_DEFAULT, cursor: str | None = None
     ) -> DetailPage:
+        """One page: its guids from the database, the images from the cache where it has
+        them (every public one, once seen), the rest in one more query."""
         filter = ImageFilter.model_validate(filter)
         after = decode_cursor(cursor) if cursor else None
+        repository, cache = self._deps.repository, self._deps.cache
         page = await to_thread.run_sync(
-            lambda: self._deps.repository.list(
-                viewer=self._viewer, filter=filter, limit=limit, after=after
-            )
+            lambda: repository.list(viewer=self._viewer, filter=filter, limit=limit, after=after)
         )
-        items = [ImageDetail.from_record(record) for record in page.items]
+        views = {guid: view for guid in page.guids if (view := cache.get(guid)) is not None}
+        if missing := [guid for guid in page.guids if guid not in views]:
+            records = await to_thread.run_sync(
+                lambda: repository.get_many(missing, viewer=self._viewer)
+            )
+            views.update((str(record.guid), cache.put(record)) for record in records)
+        # A row removed between the two queries (storage check --fix) is left out.
+        items = [views[guid].detail for guid in page.guids if guid in views]
         next_cursor = encode_cursor(page.next_after) if page.next_after else None
         return DetailPage(items=items, next_cursor=next_cursor)
 
     async def content(self, guid: UUID) -> ImageContent:
-        record = await self._visible(guid)
+        record = (await self._visible(guid)).record
         store = self._deps.store
         return ImageContent(
             path=store.path_for(guid),
@@ -163,17 +171,16 @@ class ImageService:
             private=record.private,
         )
 
-    async def _visible(self, guid: UUID) -> ImageRecord:
+    async def _visible(self, guid: UUID) -> ImageView:
         cache = self._deps.cache
-        if (cached := cache.get(guid)) is not None:
+        if (cached := cache.get(str(guid))) is not None:
             return cached  # public: visible to everyone
         record = await to_thread.run_sync(
             lambda: self._deps.repository.get(guid, viewer=self._viewer)
         )
         if record is None:
             raise ImageNotFound(str(guid))
-        cache.put(record)
-        return record
+        return cache.put(record)
 
     async def _generate(
         self, request: GenerateRequest, *, author: str | None, idempotency_key: str | None
@@ -230,8 +237,7 @@ class ImageService:
             raise
         metrics.GENERATIONS.labels("ok").inc()
         metrics.STORED_BYTES.inc(stored.size_bytes)
-        self._deps.cache.put(stored)
-        return ImageDetail.from_record(stored)
+        return self._deps.cache.put(stored).detail
 
     async def _count_against_limit(self, owner: str) -> None:
         policy = self._deps.policy
@@ -295,7 +301,7 @@ def _new_record(request: GenerateRequest, author: str | None, image: GeneratedIm
     )
 
 
-def encode_cursor(guid: UUID) -> str:
+def encode_cursor(guid: UUID | str) -> str:
     return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{guid}".encode()).decode().rstrip("=")
 
 

@@ -21,12 +21,12 @@ from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database
 from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
-from pixyproxy.service.cache import PublicRecordCache
+from pixyproxy.service.cache import PublicImageCache
 from pixyproxy.service.images import GenerationPolicy, ImageDeps, InFlightLimit
 from pixyproxy.web.auth import DEV_SUBJECT, TokenVerifier, mint_token, with_dev_secret
 from pixyproxy.web.limits import install_request_limits
 from pixyproxy.web.logs import configure_logging, reveal
-from pixyproxy.web.metrics import install_metrics
+from pixyproxy.web.metrics import install_metrics_endpoint
 from pixyproxy.web.problems import install_problem_handlers, method_table
 from pixyproxy.web.requestlog import RequestLogMiddleware, log_route
 from pixyproxy.web.resources import health, images
@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     idempotency=SqlIdempotencyRepository(database),
                     quotas=SqlQuotaRepository(database),
                     in_flight=InFlightLimit(settings.max_in_flight_generations),
-                    cache=PublicRecordCache(settings.detail_cache_entries),
+                    cache=PublicImageCache(settings.detail_cache_entries),
                     policy=GenerationPolicy(
                         anonymous_generation=settings.anonymous_generation,
                         limit=settings.generation_limit,
@@ -86,10 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     install_request_limits(app)  # inside the request-id middleware, before the routers
-    install_metrics(app)  # request metrics and /metrics
-    # /image/ is routed as /image; outside the metrics, which name the route on the way in.
-    app.add_middleware(TrailingSlashMiddleware)
-    app.add_middleware(RequestLogMiddleware)  # outermost: request id, request.start/end
+    install_metrics_endpoint(app)
+    app.add_middleware(TrailingSlashMiddleware)  # /image/ is routed as /image
+    # Outermost: request id, request.start/end and the request metrics.
+    app.add_middleware(RequestLogMiddleware)
     app.include_router(images.router)
     app.include_router(health.router)
     app.state.method_table = method_table(app.routes, images.router.routes, health.router.routes)

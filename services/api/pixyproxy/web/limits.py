@@ -5,7 +5,8 @@
   or as soon as a body without one passes the limit. ``POST /image`` needs a few KiB.
 - A JSON body must be UTF-8 (RFC 8259), else 422 like any body that is not valid JSON.
 - A query parameter the route takes as a single value may appear once (422): a strict API
-  does not silently pick the first or the last of ``limit=1&limit=2``.
+  does not silently pick the first or the last of ``limit=1&limit=2``. Routes that take
+  query parameters declare ``SingleQueryValues`` (the others ignore any query string).
 
 Each refusal is problem JSON like every other error. The server in front (uvicorn) keeps
 its own limits: it buffers a request head before the app sees it, so the ingress should
@@ -220,10 +221,12 @@ def _is_sequence(annotation: Any) -> bool:
     )
 
 
+SingleQueryValues = Depends(reject_repeated_query_params)
+
+
 def install_request_limits(app: FastAPI) -> None:
-    """Add the limits; call before routers are included and before the request-id middleware.
+    """Add the limits; call before the request-id middleware.
 
     The middleware sits inside the request-id middleware, so its refusals carry the id too.
     """
     app.add_middleware(RequestLimitsMiddleware)
-    app.router.dependencies.append(Depends(reject_repeated_query_params))

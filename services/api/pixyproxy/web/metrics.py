@@ -1,13 +1,15 @@
-"""``/metrics``: request metrics from prometheus-fastapi-instrumentator plus our own series.
+"""Request metrics, and ``/metrics`` through prometheus-fastapi-instrumentator.
 
 Under gunicorn every worker is a process with its own counters. With
 ``PROMETHEUS_MULTIPROC_DIR`` set (``pixyproxy serve`` sets a private one when the caller
 did not; the chart sets one on an emptyDir), prometheus_client writes every value to
-files in that directory and a scrape sums them: a fresh ``CollectorRegistry`` with a
-``MultiProcessCollector`` is built per scrape, whichever worker answers. gunicorn's config
-empties the directory at start and marks dead workers so their live gauges drop out.
+files in that directory and a scrape sums them: the instrumentator's ``/metrics`` builds a
+fresh ``CollectorRegistry`` with a ``MultiProcessCollector`` per scrape, whichever worker
+answers. gunicorn's config empties the directory at start and marks dead workers so their
+live gauges drop out.
 
-Request metrics (names the chart's dashboard and alerts use):
+The request series keep the instrumentator's names, labels and buckets (the chart's
+dashboard and alerts use them):
 
 - ``http_requests_total{handler,method,status}``: handler is the route template
   (``/image/{guid}``), ``none`` for requests that matched no route; status is grouped
@@ -15,21 +17,21 @@ Request metrics (names the chart's dashboard and alerts use):
 - ``http_request_duration_seconds{handler,method}``: histogram, buckets 0.1, 0.5, 1 s;
 - ``http_request_duration_highr_seconds``: histogram without labels, many buckets.
 
-The instrumentator's default set also has request and response size summaries; nothing
-reads them and each costs every request a few writes, so they are left out.
-
-Liveness, readiness and the metrics route itself are left out.
+They are recorded by the request middleware (``requestlog.py``), which already knows the
+route, status and duration of every request; the instrumentator's own middleware would
+match the route a second time and build a request and a response object for it, a
+quarter of what a cached detail costs to serve. Liveness, readiness and the metrics route
+itself are left out.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-
 from fastapi import FastAPI
-from prometheus_fastapi_instrumentator import Instrumentator, metrics
+from prometheus_client import Counter, Histogram
+from prometheus_fastapi_instrumentator import Instrumentator
 
-EXCLUDED_HANDLERS = ["^/healthz/?$", "^/readyz/?$", "^/metrics/?$"]
+EXCLUDED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+UNMATCHED = "none"
 # Generations wait on the upstream for up to two minutes: the unlabelled histogram reaches
 # that far. The labelled one keeps the instrumentator's 0.1/0.5/1 s (the chart's SLO
 # alerts read le="1.0").
@@ -39,37 +41,47 @@ LATENCY_HIGHR_BUCKETS = (
 )  # fmt: skip
 LATENCY_LOWR_BUCKETS = (0.1, 0.5, 1)
 
+REQUESTS = Counter(
+    "http_requests",
+    "Total number of requests by method, status and handler.",
+    ["handler", "method", "status"],
+)
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Duration of HTTP requests in seconds",
+    ["handler", "method"],
+    buckets=LATENCY_LOWR_BUCKETS,
+)
+LATENCY_HIGHR = Histogram(
+    "http_request_duration_highr_seconds",
+    "Latency with many buckets but no API specific labels.",
+    buckets=LATENCY_HIGHR_BUCKETS,
+)
 
-@functools.cache
-def _instrumentation() -> tuple[Callable[[metrics.Info], None], ...]:
-    """The request metrics, registered once per process however many apps are built (the
-    instrumentator would otherwise skip them for every app after the first)."""
-    made = (
-        metrics.requests(),
-        metrics.latency(should_include_status=False, buckets=LATENCY_LOWR_BUCKETS),
-        metrics.latency(
-            metric_name="http_request_duration_highr_seconds",
-            metric_doc="Latency with many buckets but no API specific labels.",
-            should_include_handler=False,
-            should_include_method=False,
-            should_include_status=False,
-            buckets=LATENCY_HIGHR_BUCKETS,
-        ),
-    )
-    if any(instrumentation is None for instrumentation in made):  # pragma: no cover
-        raise RuntimeError("the request metrics are already registered")
-    return made  # type: ignore[return-value]
+_Key = tuple[str, str, str]
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Instrument ``app`` and serve ``/metrics``."""
-    instrumentator = Instrumentator(
-        should_group_status_codes=True,
-        should_ignore_untemplated=False,
-        should_group_untemplated=True,
-        excluded_handlers=EXCLUDED_HANDLERS,
-    )
-    instrumentator.add(*_instrumentation())
-    instrumentator.instrument(app)
-    # Left out of the OpenAPI document: it is Prometheus' text format, for scrapers.
-    instrumentator.expose(app, endpoint="/metrics", include_in_schema=False)
+class RequestMetrics:
+    """Records one finished request; the labelled children are looked up once per label set."""
+
+    def __init__(self) -> None:
+        self._children: dict[_Key, tuple[Counter, Histogram]] = {}
+
+    def observe(self, method: str, route: str | None, status: int, duration_s: float) -> None:
+        if route in EXCLUDED_ROUTES:
+            return
+        handler = route or UNMATCHED
+        key = (handler, method, f"{status // 100}xx")
+        children = self._children.get(key)
+        if children is None:
+            children = (REQUESTS.labels(*key), LATENCY.labels(handler, method))
+            self._children[key] = children
+        requests, latency = children
+        requests.inc()
+        latency.observe(duration_s)
+        LATENCY_HIGHR.observe(duration_s)
+
+
+def install_metrics_endpoint(app: FastAPI) -> None:
+    """Serve ``/metrics`` (left out of the OpenAPI document: it is for scrapers)."""
+    Instrumentator().expose(app, endpoint="/metrics", include_in_schema=False)

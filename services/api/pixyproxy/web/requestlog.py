@@ -1,4 +1,5 @@
-"""Request ids, and one ``request.start`` and one ``request.end`` line per request.
+"""Request ids, one ``request.start`` and one ``request.end`` line per request, and the
+request metrics.
 
 The request id is taken from ``X-Request-ID`` when sane (1-128 of ``[A-Za-z0-9._-]``),
 otherwise made; it is echoed in the response, kept in ``request.state.request_id`` for
@@ -6,11 +7,12 @@ problem JSON, and bound in structlog's contextvars so every line of the request 
 
 Two parts work together:
 
-- ``RequestLogMiddleware``, the outermost pure ASGI middleware, sets the request id and
-  writes both lines. Being outside the router it also sees requests that match no route
-  (404, 405), streamed file responses (the end line follows the last byte) and crashes:
-  an exception that escapes the app is answered here with the app's 500 problem handler,
-  so the error line, the 500 and ``request.end`` all carry the request id.
+- ``RequestLogMiddleware``, the outermost pure ASGI middleware, sets the request id,
+  writes both lines and records the request in the metrics (``metrics.py``): one clock,
+  one status and one route for both. Being outside the router it also sees requests that
+  match no route (404, 405), streamed file responses (the end line follows the last byte)
+  and crashes: an exception that escapes the app is answered here with the app's 500
+  problem handler, so the error line, the 500 and ``request.end`` all carry the request id.
 - ``log_route``, the logging dependency every route gets (``FastAPI(dependencies=...)``),
   binds the matched route template into the log context, so every line written while a
   route runs (the service's and the data layer's included) names its route.
@@ -36,8 +38,11 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pixyproxy.web.logs import get_logger
+from pixyproxy.web.metrics import RequestMetrics
 
 log = get_logger("pixyproxy.request")
+# Asked before each line: a line below the configured level then costs nothing.
+_level_check = logging.getLogger("pixyproxy.request")
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -63,6 +68,7 @@ async def log_route(request: Request) -> None:
 class RequestLogMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.metrics = RequestMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,7 +84,8 @@ class RequestLogMiddleware:
         status: int | None = None
         method: str = scope["method"]
         path: str = scope["path"]
-        log.info("request.start", method=method, path=path, client=_client(scope))
+        if _level_check.isEnabledFor(logging.INFO):
+            log.info("request.start", method=method, path=path, client=_client(scope))
 
         async def send_and_watch(message: Message) -> None:
             nonlocal status
@@ -104,18 +111,24 @@ class RequestLogMiddleware:
                 finally:
                     status = status or 500
         finally:
-            state: dict[str, Any] = scope.get("state") or {}
-            log.log(
-                _level(status),
-                "request.end",
-                method=method,
-                route=route_template(scope),
-                path=path,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                subject=state.get("subject"),
-                client=_client(scope),
-            )
+            duration_s = time.perf_counter() - started
+            route = route_template(scope)
+            if status is not None:
+                self.metrics.observe(method, route, status, duration_s)
+            level = _level(status)
+            if _level_check.isEnabledFor(level):
+                state: dict[str, Any] = scope.get("state") or {}
+                log.log(
+                    level,
+                    "request.end",
+                    method=method,
+                    route=route,
+                    path=path,
+                    status=status,
+                    duration_ms=round(duration_s * 1000, 2),
+                    subject=state.get("subject"),
+                    client=_client(scope),
+                )
 
     async def _answer_crash(
         self, scope: Scope, receive: Receive, send: Send, exc: Exception

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import FileResponse
-from pydantic import TypeAdapter
 from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
 from pixyproxy.core.errors import InvalidRange, RangeNotSatisfiableError
@@ -20,15 +19,14 @@ from pixyproxy.core.models import (
     ImageFilter,
 )
 from pixyproxy.web.deps import Images
+from pixyproxy.web.limits import SingleQueryValues
 from pixyproxy.web.problems import problem_responses
 
 router = APIRouter(tags=["images"])
 
-_DETAILS = TypeAdapter(list[ImageDetail])
-
 
 class JsonBody(Response):
-    """Image details serialised once, straight from the models the service made.
+    """Image details as JSON, each detail's encoding made once (see ``ImageDetail.encoded``).
 
     Returning a Response spares FastAPI validating and serialising the response model again;
     the routes still declare ``response_model`` for the OpenAPI document.
@@ -38,9 +36,9 @@ class JsonBody(Response):
 
     def __init__(self, content: ImageDetail | list[ImageDetail], status_code: int = 200) -> None:
         body = (
-            content.model_dump_json().encode()
+            content.encoded
             if isinstance(content, ImageDetail)
-            else _DETAILS.dump_json(content)
+            else b"[" + b",".join(detail.encoded for detail in content) + b"]"
         )
         super().__init__(body, status_code=status_code)
 
@@ -99,6 +97,7 @@ async def generate_image(
     response_model=list[ImageDetail],
     summary="List images, newest first",
     operation_id="listImages",
+    dependencies=[SingleQueryValues],
     responses={
         200: {
             "headers": {
