@@ -6,6 +6,7 @@ Used by ``pixyproxy serve`` and by the container (``gunicorn --config /app/gunic
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -85,6 +86,16 @@ def _empty_multiproc_dir(server: Any) -> None:
         else:
             entry.unlink()
     server.log.info("prometheus multiprocess mode, directory %s", directory)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Keep the worker's imported modules and app out of the cyclic collector.
+
+    They live as long as the worker, yet every full collection walks them all (some 120,000
+    objects, about 50 ms on the bench machine) while the event loop waits: the slowest
+    requests were those that met one. Frozen objects are still freed by reference counting.
+    """
+    gc.freeze()
 
 
 def when_ready(server: Any) -> None:
