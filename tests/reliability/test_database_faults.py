@@ -369,6 +369,7 @@ def test_cached_details_survive_an_outage(
         created = client.post("/image", json={"prompt": "kept in memory"})
         assert created.status_code == 200
         guid = created.json()["guid"]
+        assert client.get(f"/image/{guid}").status_code == 200  # read once: now cached
         mariadb.kill()
         try:
             cached = client.get(f"/image/{guid}")

@@ -21,16 +21,20 @@ def record(*, private: bool = False) -> ImageRecord:
     )  # fmt: skip
 
 
-def seen(cache: PublicImageCache, record: ImageRecord) -> ImageRecord | None:
+def detail(record: ImageRecord) -> ImageDetail:
+    return ImageDetail.from_record(record)
+
+
+def seen(cache: PublicImageCache, record: ImageRecord) -> ImageDetail | None:
     view = cache.get(str(record.guid))
-    return view.record if view else None
+    return view.detail if view else None
 
 
 def test_a_view_holds_the_detail_and_encodes_it_once() -> None:
     cache = PublicImageCache(max_entries=10)
     kept = record()
     view = cache.put(kept)
-    assert view.detail == ImageDetail.from_record(kept)
+    assert view.detail == detail(kept) and view.sha256 == kept.sha256
     cached = cache.get(str(kept.guid))
     assert cached is view and cached.detail.encoded is view.detail.encoded
     assert ImageDetail.model_validate_json(view.detail.encoded) == view.detail
@@ -41,10 +45,10 @@ def test_least_recently_used_entries_go_first() -> None:
     a, b, c = record(), record(), record()
     cache.put(a)
     cache.put(b)
-    assert seen(cache, a) == a  # a is now the most recent
+    assert seen(cache, a) == detail(a)  # a is now the most recent
     cache.put(c)
     assert cache.get(str(b.guid)) is None
-    assert seen(cache, a) == a and seen(cache, c) == c
+    assert seen(cache, a) == detail(a) and seen(cache, c) == detail(c)
     assert len(cache) == 2
 
 
@@ -52,7 +56,7 @@ def test_private_records_are_never_cached() -> None:
     cache = PublicImageCache(max_entries=10)
     secret = record(private=True)
     view = cache.put(secret)
-    assert view.record == secret and view.detail.private  # made for this request only
+    assert view.detail == detail(secret) and view.sha256 == secret.sha256  # for this request
     assert cache.get(str(secret.guid)) is None and len(cache) == 0
 
 
@@ -63,7 +67,7 @@ def test_entries_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     kept = record()
     cache.put(kept)
     now[0] += 59
-    assert seen(cache, kept) == kept
+    assert seen(cache, kept) == detail(kept)
     now[0] += 2
     assert cache.get(str(kept.guid)) is None and len(cache) == 0
 

@@ -277,3 +277,12 @@ async def test_lists_fill_the_cache_and_leave_out_rows_removed_meanwhile(
         made[2].guid,
         made[0].guid,
     ]
+
+
+async def test_images_enter_the_cache_when_read_not_when_generated(make_deps: MakeDeps) -> None:
+    deps = make_deps(cache_entries=100)
+    service = PublicImageService(deps)
+    made = await service.generate(GenerateRequest(prompt="fresh"))
+    assert len(deps.cache) == 0  # a burst of generations pushes out nothing being read
+    assert await service.get(made.guid) == made
+    assert len(deps.cache) == 1

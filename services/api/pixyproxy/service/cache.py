@@ -1,10 +1,13 @@
 """A bounded in-process cache of public images.
 
 Images never change once written, so a public image can be served from memory by every
-worker without asking the database: its record (what the content route needs) and its
-detail, whose JSON is made once however often it is served. Private images are never
-cached: whether a caller may see one is decided by the database query, per caller, every
-time. Entries live at most ``ttl_s``, which bounds how long a row removed by
+worker without asking the database: its detail, whose JSON is made once however often it
+is served, and its content hash. Private images are never cached: whether a caller may see
+one is decided by the database query, per caller, every time.
+
+Images enter when they are first read, not when they are generated (a burst of
+generations would push out the images callers are reading); the least recently read go
+first. Entries live at most ``ttl_s``, which bounds how long a row removed by
 ``pixyproxy storage check --fix`` is still shown. Used from the event loop thread only, so
 it needs no lock.
 """
@@ -20,14 +23,19 @@ from pixyproxy.core.models import ImageDetail, ImageRecord
 
 @dataclass(frozen=True, slots=True)
 class ImageView:
-    """An image as the service holds it: the stored record and the detail callers see."""
+    """An image as the service holds it: the detail callers see, and the one stored field
+    the detail leaves out (the content hash, for the ETag).
 
-    record: ImageRecord
+    Kept small on purpose: ten thousand of them live in each worker, and every object in
+    them is memory and work for each of the garbage collector's full passes.
+    """
+
     detail: ImageDetail
+    sha256: str
 
     @classmethod
     def of(cls, record: ImageRecord) -> ImageView:
-        return cls(record, ImageDetail.from_record(record))
+        return cls(ImageDetail.from_record(record), record.sha256)
 
 
 class PublicImageCache:

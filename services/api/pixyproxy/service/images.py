@@ -160,15 +160,15 @@ class ImageService:
         return DetailPage(items=items, next_cursor=next_cursor)
 
     async def content(self, guid: UUID) -> ImageContent:
-        record = (await self._visible(guid)).record
+        view = await self._visible(guid)
         store = self._deps.store
         return ImageContent(
             path=store.path_for(guid),
             stat=await to_thread.run_sync(store.stat, guid),
-            size_bytes=record.size_bytes,
-            content_type=record.content_type,
-            etag=f'"{record.sha256}"',
-            private=record.private,
+            size_bytes=view.detail.size_bytes,
+            content_type=view.detail.content_type,
+            etag=f'"{view.sha256}"',
+            private=view.detail.private,
         )
 
     async def _visible(self, guid: UUID) -> ImageView:
@@ -237,7 +237,9 @@ class ImageService:
             raise
         metrics.GENERATIONS.labels("ok").inc()
         metrics.STORED_BYTES.inc(stored.size_bytes)
-        return self._deps.cache.put(stored).detail
+        # Not cached here: images enter the cache when they are read, so a burst of
+        # generations does not push out the images callers are reading.
+        return ImageDetail.from_record(stored)
 
     async def _count_against_limit(self, owner: str) -> None:
         policy = self._deps.policy
