@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,7 @@ control_socket_disable = True
 def on_starting(server: Any) -> None:
     _migrate_once(server)
     _empty_multiproc_dir(server)
+    _make_shared_dir(server)
 
 
 def _migrate_once(server: Any) -> None:
@@ -88,6 +90,19 @@ def _empty_multiproc_dir(server: Any) -> None:
     server.log.info("prometheus multiprocess mode, directory %s", directory)
 
 
+def _make_shared_dir(server: Any) -> None:
+    """A directory for what the workers share (the count of image changes that keeps their
+    cached list pages current), made fresh for this run and inherited through the
+    environment; on a tmpfs when there is one."""
+    if os.environ.get("PIXY_SHARED_DIR"):
+        return
+    parent = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
+    directory = tempfile.mkdtemp(prefix="pixyproxy-", dir=parent)
+    os.environ["PIXY_SHARED_DIR"] = directory
+    os.environ["PIXY_OWNED_SHARED_DIR"] = directory
+    server.log.debug("shared state in %s", directory)
+
+
 def post_worker_init(worker: Any) -> None:
     """Keep the worker's imported modules and app out of the cyclic collector.
 
@@ -109,10 +124,13 @@ def when_ready(server: Any) -> None:
 
 
 def on_exit(server: Any) -> None:
-    """Remove the metrics directory ``pixyproxy serve`` made for this run."""
+    """Remove the directories made for this run."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory and os.environ.get("PIXY_OWNED_MULTIPROC_DIR") == directory:
         shutil.rmtree(directory, ignore_errors=True)
+    shared = os.environ.get("PIXY_OWNED_SHARED_DIR")
+    if shared:
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:

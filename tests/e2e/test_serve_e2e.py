@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import json
 import time
 
 import httpx
@@ -63,3 +64,30 @@ def test_concurrent_generations_do_not_block_each_other(
     assert openai_mock.stats()["generations"] == 10
     # Serialised they would take 10 s; two workers that never block their loop need ~1 s.
     assert elapsed < 6, f"10 generations of 1 s took {elapsed:.1f} s"
+
+
+def test_every_worker_lists_a_new_image_at_once(server: ServerProcess) -> None:
+    """Each worker keeps anonymous list pages in memory; a generation in one worker makes
+    every worker read the list again (the shared change count), with no delay."""
+
+    def first_page() -> list[str]:
+        # A new connection each time, so that the requests spread over both workers.
+        response = httpx.get(f"{server.url}/image", headers={"Connection": "close"}, timeout=30)
+        assert response.status_code == 200, response.text
+        return [detail["guid"] for detail in response.json()]
+
+    with httpx.Client(base_url=server.url, timeout=30, headers=bearer("carol")) as api:
+        before = first_page()
+        for _ in range(30):  # both workers now hold the page
+            assert first_page() == before
+        made = api.post("/image", json={"prompt": "listed at once"})
+        assert made.status_code == 200, made.text
+        marker = len(server.output())
+        for _ in range(30):
+            assert first_page()[:1] == [made.json()["guid"]]
+    served_by = {
+        line["pid"]
+        for line in map(json.loads, server.output()[marker:].splitlines())
+        if line.get("event") == "request.end" and line.get("route") == "/image"
+    }
+    assert len(served_by) == 2, "both workers answered after the generation"

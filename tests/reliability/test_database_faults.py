@@ -61,9 +61,10 @@ def served(
         database_url=mariadb.url(fault_database),
         storage_dir=store,
         mock_base_url=openai_mock.base_url,
-        # Every read goes to the database: with the cache, public details would be
-        # served through the outage (see test_cached_details_survive_an_outage).
+        # Every read goes to the database: with the caches, public details and list pages
+        # would be served through the outage (see test_cached_reads_survive_an_outage).
         pixy_detail_cache_entries=0,
+        pixy_list_cache_pages=0,
         **DB_TIMEOUTS,
     )
     with run_pixyproxy(env, workers=2) as server:
@@ -352,11 +353,12 @@ def test_expired_idle_connections_are_replaced(
     assert_nothing_lost(mariadb, fault_database, store, guids)
 
 
-def test_cached_details_survive_an_outage(
+def test_cached_reads_survive_an_outage(
     mariadb: ThrowawayMariaDB, fault_database: str, tmp_path: Path
 ) -> None:
-    """Public details, once read, come from memory: they keep answering while the database
-    is down; anything that needs the database answers 503."""
+    """Public details and anonymous list pages, once read, come from memory: they keep
+    answering while the database is down (pages for at most their TTL); anything that needs
+    the database answers 503."""
     env = service_env(
         database_url=mariadb.url(fault_database),
         storage_dir=tmp_path / "images",
@@ -370,12 +372,15 @@ def test_cached_details_survive_an_outage(
         assert created.status_code == 200
         guid = created.json()["guid"]
         assert client.get(f"/image/{guid}").status_code == 200  # read once: now cached
+        listed = client.get("/image")
+        assert listed.status_code == 200
         mariadb.kill()
         try:
             cached = client.get(f"/image/{guid}")
             assert cached.status_code == 200 and cached.json() == created.json()
             assert client.get(f"/image/{guid}/content").status_code == 200
-            assert_unavailable_response(client.get("/image"))
+            assert client.get("/image").json() == listed.json()
+            assert_unavailable_response(client.get("/image", params={"limit": 3}))
         finally:
             mariadb.start()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -18,6 +19,7 @@ from pixyproxy.core.errors import (
     UpstreamFailed,
 )
 from pixyproxy.core.models import Caller, GenerateRequest, ImageFilter
+from pixyproxy.data.changes import SharedChangeCounter
 from pixyproxy.data.database import Database
 from pixyproxy.data.generators import ImageGenerator, OpenAIGenerator, PlaceholderGenerator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
@@ -32,6 +34,7 @@ from pixyproxy.service.images import (
     decode_cursor,
     encode_cursor,
 )
+from pixyproxy.service.pages import PageCache
 from pixyproxy.service.private import PrivateImageService
 from pixyproxy.service.public import PublicImageService
 from tests.support.mock_server import MockServer
@@ -286,3 +289,38 @@ async def test_images_enter_the_cache_when_read_not_when_generated(make_deps: Ma
     assert len(deps.cache) == 0  # a burst of generations pushes out nothing being read
     assert await service.get(made.guid) == made
     assert len(deps.cache) == 1
+
+
+async def test_anonymous_list_pages_are_kept_until_any_worker_adds_an_image(
+    make_deps: MakeDeps, database: Database, tmp_path: Path
+) -> None:
+    """Two workers: each its own caches, one shared change count (as under gunicorn)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    workers = [
+        replace(
+            make_deps(cache_entries=100), pages=PageCache(10), changes=SharedChangeCounter(shared)
+        )
+        for _ in range(2)
+    ]
+    first, second = (PublicImageService(deps) for deps in workers)
+    made = await first.generate(GenerateRequest(prompt="one"))
+    assert [d.guid for d in (await second.list(ImageFilter())).items] == [made.guid]
+    with database.writing() as cursor:  # a row the count does not know of
+        cursor.execute("UPDATE images SET prompt = 'edited'")
+        cursor.execute("DELETE FROM images")
+    kept = await second.list(ImageFilter())
+    assert [d.guid for d in kept.items] == [made.guid]  # the page came from memory
+    again = await first.generate(GenerateRequest(prompt="two"))
+    # The other worker's generation bumped the shared count: the page is read again.
+    assert [d.guid for d in (await second.list(ImageFilter())).items] == [again.guid]
+
+
+async def test_authenticated_lists_are_never_kept(make_deps: MakeDeps, database: Database) -> None:
+    deps = replace(make_deps(anonymous=False), pages=PageCache(10))
+    alice = PrivateImageService(deps, Caller("alice"))
+    made = await alice.generate(GenerateRequest(prompt="mine", private=True))
+    assert [d.guid for d in (await alice.list(ImageFilter())).items] == [made.guid]
+    with database.writing() as cursor:
+        cursor.execute("DELETE FROM images")
+    assert (await alice.list(ImageFilter())).items == [] and len(deps.pages) == 0

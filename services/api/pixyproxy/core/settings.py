@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     storage_dir: Path = Path("./var/images")
     # Public image records kept in memory per worker (0 turns the cache off).
     detail_cache_entries: int = Field(default=10_000, ge=0, le=1_000_000)
+    # Anonymous list pages kept in memory per worker until an image is added (0: off), and
+    # how long at most: the bound for changes made outside this server.
+    list_cache_pages: int = Field(default=512, ge=0, le=100_000)
+    list_cache_ttl_s: float = Field(default=5.0, gt=0, le=3600)
+    # Where the workers of one server share state (set by gunicorn's config at start).
+    shared_dir: Path | None = None
     max_image_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
     # Image generation

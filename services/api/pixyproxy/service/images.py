@@ -47,12 +47,14 @@ from pixyproxy.core.models import (
     ImageFilter,
     ImageRecord,
 )
+from pixyproxy.data.changes import ChangeCounter, LocalChangeCounter
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.idempotency import IdempotencyRepository
 from pixyproxy.data.images import ImageRepository, InvalidCursor
 from pixyproxy.data.quotas import QuotaRepository
 from pixyproxy.data.store import ImageStore
 from pixyproxy.service.cache import ImageView, PublicImageCache
+from pixyproxy.service.pages import DetailPage, PageCache
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,8 @@ class ImageDeps:
     in_flight: InFlightLimit
     policy: GenerationPolicy = field(default_factory=GenerationPolicy)
     cache: PublicImageCache = field(default_factory=lambda: PublicImageCache(0))
+    pages: PageCache = field(default_factory=lambda: PageCache(0))
+    changes: ChangeCounter = field(default_factory=LocalChangeCounter)
 
     @property
     def anonymous_generation(self) -> bool:
@@ -121,12 +125,6 @@ class ImageContent:
     private: bool
 
 
-@dataclass(frozen=True, slots=True)
-class DetailPage:
-    items: list[ImageDetail]
-    next_cursor: str | None
-
-
 class ImageService:
     """Image use cases as seen by one viewer (``None`` for anonymous callers)."""
 
@@ -140,10 +138,24 @@ class ImageService:
     async def list(
         self, filter: ImageFilter, *, limit: int = LIST_LIMIT_DEFAULT, cursor: str | None = None
     ) -> DetailPage:
-        """One page: its guids from the database, the images from the cache where it has
-        them (every public one, once seen), the rest in one more query."""
+        """One page. Anonymous callers' pages are kept until an image is added (see
+        ``pages.py``); others are read each time."""
         filter = ImageFilter.model_validate(filter)
         after = decode_cursor(cursor) if cursor else None
+        if self._viewer is not None:
+            return await self._read_page(filter, limit, after)
+        pages = self._deps.pages
+        key = (filter.tag, filter.author, filter.q, limit, cursor)
+        changes = self._deps.changes.value()  # before reading: a write meanwhile drops it
+        if (cached := pages.get(key, changes)) is not None:
+            return cached
+        page = await self._read_page(filter, limit, after)
+        pages.put(key, changes, page)
+        return page
+
+    async def _read_page(self, filter: ImageFilter, limit: int, after: UUID | None) -> DetailPage:
+        """The page's guids from the database, the images from the image cache where it has
+        them (every public one, once seen), the rest in one more query."""
         repository, cache = self._deps.repository, self._deps.cache
         page = await to_thread.run_sync(
             lambda: repository.list(viewer=self._viewer, filter=filter, limit=limit, after=after)
@@ -237,6 +249,7 @@ class ImageService:
             raise
         metrics.GENERATIONS.labels("ok").inc()
         metrics.STORED_BYTES.inc(stored.size_bytes)
+        self._deps.changes.bump()  # committed: every worker's cached list pages are stale
         # Not cached here: images enter the cache when they are read, so a burst of
         # generations does not push out the images callers are reading.
         return ImageDetail.from_record(stored)

@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from pixyproxy import __version__
 from pixyproxy.core.settings import Settings, load_settings
+from pixyproxy.data.changes import open_change_counter
 from pixyproxy.data.generators import build_generator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
 from pixyproxy.data.images import SqlImageRepository
@@ -23,6 +24,7 @@ from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
 from pixyproxy.service.cache import PublicImageCache
 from pixyproxy.service.images import GenerationPolicy, ImageDeps, InFlightLimit
+from pixyproxy.service.pages import PageCache
 from pixyproxy.web.auth import DEV_SUBJECT, TokenVerifier, mint_token, with_dev_secret
 from pixyproxy.web.limits import install_request_limits
 from pixyproxy.web.logs import configure_logging, reveal
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
         database = open_database(settings)
         generator = build_generator(settings)
+        changes = open_change_counter(settings.shared_dir)
         try:
             if settings.db_auto_migrate:
                 await to_thread.run_sync(migrate, database)
@@ -60,6 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     quotas=SqlQuotaRepository(database),
                     in_flight=InFlightLimit(settings.max_in_flight_generations),
                     cache=PublicImageCache(settings.detail_cache_entries),
+                    pages=PageCache(settings.list_cache_pages, ttl_s=settings.list_cache_ttl_s),
+                    changes=changes,
                     policy=GenerationPolicy(
                         anonymous_generation=settings.anonymous_generation,
                         limit=settings.generation_limit,
@@ -73,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await generator.aclose()
             database.close()
+            changes.close()
 
     app = FastAPI(
         title="PixyProxy",

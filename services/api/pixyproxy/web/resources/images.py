@@ -18,6 +18,7 @@ from pixyproxy.core.models import (
     ImageDetail,
     ImageFilter,
 )
+from pixyproxy.service.pages import DetailPage
 from pixyproxy.web.deps import Images
 from pixyproxy.web.limits import SingleQueryValues
 from pixyproxy.web.problems import problem_responses
@@ -26,7 +27,8 @@ router = APIRouter(tags=["images"])
 
 
 class JsonBody(Response):
-    """Image details as JSON, each detail's encoding made once (see ``ImageDetail.encoded``).
+    """Image details as JSON, from encodings made once (``ImageDetail.encoded``,
+    ``DetailPage.encoded``): cached details and pages are served many times.
 
     Returning a Response spares FastAPI validating and serialising the response model again;
     the routes still declare ``response_model`` for the OpenAPI document.
@@ -34,13 +36,8 @@ class JsonBody(Response):
 
     media_type = "application/json"
 
-    def __init__(self, content: ImageDetail | list[ImageDetail], status_code: int = 200) -> None:
-        body = (
-            content.encoded
-            if isinstance(content, ImageDetail)
-            else b"[" + b",".join(detail.encoded for detail in content) + b"]"
-        )
-        super().__init__(body, status_code=status_code)
+    def __init__(self, content: ImageDetail | DetailPage, status_code: int = 200) -> None:
+        super().__init__(content.encoded, status_code=status_code)
 
 
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
@@ -120,7 +117,7 @@ async def list_images(
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
     page = await images.list(ImageFilter(tag=tag, author=author, q=q), limit=limit, cursor=cursor)
-    response = JsonBody(page.items)
+    response = JsonBody(page)
     if page.next_cursor:
         next_url = request.url.include_query_params(cursor=page.next_cursor)
         response.headers["Link"] = f'<{next_url.path}?{next_url.query}>; rel="next"'
