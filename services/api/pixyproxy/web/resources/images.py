@@ -19,7 +19,7 @@ from pixyproxy.core.models import (
     ImageFilter,
 )
 from pixyproxy.service.pages import DetailPage
-from pixyproxy.web.deps import Images
+from pixyproxy.web.deps import OptionalCaller, image_service
 from pixyproxy.web.limits import SingleQueryValues
 from pixyproxy.web.problems import problem_responses
 
@@ -83,8 +83,12 @@ IdempotencyKey = Annotated[
     operation_id="generateImage",
 )
 async def generate_image(
-    body: GenerateRequest, images: Images, idempotency_key: IdempotencyKey = None
+    request: Request,
+    body: GenerateRequest,
+    caller: OptionalCaller,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    images = image_service(request, caller)
     return JsonBody(await images.generate(body, idempotency_key=idempotency_key))
 
 
@@ -109,13 +113,14 @@ async def generate_image(
 )
 async def list_images(
     request: Request,
-    images: Images,
+    caller: OptionalCaller,
     limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
     cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     tag: Annotated[str | None, Query(pattern=TAG_PATTERN.pattern)] = None,
     author: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
 ) -> Response:
+    images = image_service(request, caller)
     page = await images.list(ImageFilter(tag=tag, author=author, q=q), limit=limit, cursor=cursor)
     response = JsonBody(page)
     if page.next_cursor:
@@ -132,8 +137,8 @@ async def list_images(
     operation_id="getImage",
     responses=problem_responses(404),
 )
-async def get_image(guid: UUID, images: Images) -> Response:
-    return JsonBody(await images.get(guid))
+async def get_image(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
+    return JsonBody(await image_service(request, caller).get(guid))
 
 
 _PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
@@ -161,8 +166,8 @@ CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
     responses=CONTENT_RESPONSES,
     operation_id="getImageContent",
 )
-async def get_image_content(guid: UUID, request: Request, images: Images) -> Response:
-    content = await images.content(guid)
+async def get_image_content(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
+    content = await image_service(request, caller).content(guid)
     headers = {
         "ETag": content.etag,
         "Cache-Control": PRIVATE_CACHE if content.private else PUBLIC_CACHE,
