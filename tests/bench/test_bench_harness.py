@@ -26,6 +26,7 @@ import pytest
 from bench import report
 from bench.baseline import DETAIL, create_asgi_app, create_fastapi_app
 from bench.loadgen import parse_output
+from bench.run import unbalanced
 from bench.seed import MySQLTarget, drop_database, noise_png
 from pixyproxy.data.png import png_dimensions
 
@@ -108,6 +109,7 @@ def test_bench_runs_end_to_end_in_tiny_mode(tmp_path: Path) -> None:
     for name, scenario in results["scenarios"].items():
         if name != "5_detail_during_generate":  # it shares the CPU figures of 4
             assert scenario["extra"]["cpu"]["workers_cores"] >= 0, name
+            assert len(scenario["extra"]["workers_each_cores"]) == 2, name
     generate = results["scenarios"]["4_generate"]
     assert generate["extra"]["mock_generations"] >= generate["ok_requests"]
     assert results["seed"]["images"] == 60
@@ -208,3 +210,11 @@ def test_baselines_answer_the_scenarios_requests(factory: Any, tmp_path: Path) -
             assert (await client.get("/healthz")).status_code == 200
 
     asyncio.run(exercise())
+
+
+def test_a_scenario_is_unbalanced_when_one_worker_stood_by() -> None:
+    assert unbalanced([0.95, 0.05])
+    assert unbalanced([0.2, 0.9])
+    assert not unbalanced([0.73, 0.92])  # a usual run: both workers busy
+    assert not unbalanced([0.8])  # one worker cannot be unbalanced
+    assert not unbalanced([0.0, 0.0])
