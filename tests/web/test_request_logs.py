@@ -13,11 +13,13 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from pixyproxy.core.settings import Settings
 from pixyproxy.web.app import create_app
 from pixyproxy.web.auth import mint_token
 from pixyproxy.web.logs import get_logger, reveal
+from pixyproxy.web.requestlog import log_route
 from tests.support.logs import (
     assert_one_start_and_end_each,
     json_lines,
@@ -303,3 +305,16 @@ def test_secrets_never_reach_the_log(
     assert shown["dev_token"] == "eyJhbGciOiJub25lIn0.eyJzdWIiOiJkZXYifQ.shown"  # reveal() only
     failed = next(r for r in records if r["event"] == "connect failed")
     assert "ConnectionError: cannot reach" in failed["exception"]
+
+
+def test_every_route_has_the_logging_dependency_once(
+    make_settings: Callable[..., Settings],
+) -> None:
+    app = create_app(make_settings())
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+    assert {route.path for route in routes} >= {
+        "/image", "/image/{guid}", "/image/{guid}/content", "/healthz", "/readyz", "/metrics",
+    }  # fmt: skip
+    for route in routes:
+        calls = [dependency.call for dependency in route.dependant.dependencies]
+        assert calls.count(log_route) == 1, route.path

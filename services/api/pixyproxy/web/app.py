@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from pixyproxy import __version__
 from pixyproxy.core.settings import Settings, load_settings
@@ -30,7 +30,7 @@ from pixyproxy.web.limits import install_request_limits
 from pixyproxy.web.logs import configure_logging, reveal
 from pixyproxy.web.metrics import install_metrics_endpoint
 from pixyproxy.web.problems import install_problem_handlers, method_table
-from pixyproxy.web.requestlog import RequestLogMiddleware, log_route
+from pixyproxy.web.requestlog import LogRoute, RequestLogMiddleware
 from pixyproxy.web.resources import health, images
 from pixyproxy.web.runtime import Runtime
 from pixyproxy.web.slashes import TrailingSlashMiddleware
@@ -88,7 +88,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         # Request metrics and logs are ours (prometheus, structlog); no OpenTelemetry.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        dependencies=[Depends(log_route)],  # every route: its template in the log context
+        # The resources' routes, on the app's own router: an included router is matched
+        # level by level on every request, a tenth of what serving a cached detail costs.
+        # The logging dependency: each resource router gives it to its routes, and the app
+        # to the routes added to it directly (/metrics).
+        routes=[*images.router.routes, *health.router.routes],
+        dependencies=[LogRoute],
     )
     install_problem_handlers(app)
     install_request_limits(app)  # inside the request-id middleware, before the routers
@@ -96,9 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrailingSlashMiddleware)  # /image/ is routed as /image
     # Outermost: request id, request.start/end and the request metrics.
     app.add_middleware(RequestLogMiddleware)
-    app.include_router(images.router)
-    app.include_router(health.router)
-    app.state.method_table = method_table(app.routes, images.router.routes, health.router.routes)
+    app.state.method_table = method_table(app.routes)
     return app
 
 

@@ -13,7 +13,8 @@ Two parts work together:
   match no route (404, 405), streamed file responses (the end line follows the last byte)
   and crashes: an exception that escapes the app is answered here with the app's 500
   problem handler, so the error line, the 500 and ``request.end`` all carry the request id.
-- ``log_route``, the logging dependency every route gets (``FastAPI(dependencies=...)``),
+- ``log_route``, the logging dependency every route gets (``LogRoute``, declared by each
+  resource router),
   binds the matched route template into the log context, so every line written while a
   route runs (the service's and the data layer's included) names its route.
 
@@ -32,7 +33,7 @@ import uuid
 from typing import Any
 
 import structlog
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.datastructures import MutableHeaders
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -63,6 +64,9 @@ def route_template(scope: Scope) -> str | None:
 async def log_route(request: Request) -> None:
     """The logging dependency of every route: later lines of the request name its route."""
     structlog.contextvars.bind_contextvars(route=route_template(request.scope))
+
+
+LogRoute = Depends(log_route)  # declared by every resource router for all its routes
 
 
 class RequestLogMiddleware:

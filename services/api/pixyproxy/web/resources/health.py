@@ -12,10 +12,11 @@ from fastapi.responses import JSONResponse
 from pixyproxy.core.errors import PixyProxyException
 from pixyproxy.web.deps import RuntimeDep
 from pixyproxy.web.problems import problem, problem_responses
+from pixyproxy.web.requestlog import LogRoute
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[LogRoute])
 
 READINESS_TIMEOUT_S = 2.0
 

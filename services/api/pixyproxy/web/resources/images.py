@@ -22,8 +22,9 @@ from pixyproxy.service.pages import DetailPage
 from pixyproxy.web.deps import OptionalCaller, image_service
 from pixyproxy.web.limits import SingleQueryValues
 from pixyproxy.web.problems import problem_responses
+from pixyproxy.web.requestlog import LogRoute
 
-router = APIRouter(tags=["images"])
+router = APIRouter(tags=["images"], dependencies=[LogRoute])
 
 
 class JsonBody(Response):
