@@ -26,7 +26,14 @@ _COLUMNS = (
     "i.id, i.guid, i.filename, i.prompt, i.author, i.private, i.content_type, i.size_bytes,"
     " i.width, i.height, i.model, i.sha256, i.created_at, i.updated_at"
 )
-_VISIBLE = "(i.private = 0 OR i.author = %(viewer)s)"
+
+
+def _visible(alias: str) -> str:
+    """The visibility rule, for the ``images`` row named ``alias``."""
+    return f"({alias}.private = 0 OR {alias}.author = %(viewer)s)"
+
+
+_VISIBLE = _visible("i")
 _LIKE_ESCAPE = "!"
 
 
@@ -204,8 +211,7 @@ def list_query(
         params["q"] = f"%{_escape_like(filter.q)}%"
     if after is not None:
         conditions.append(
-            "i.id < (SELECT a.id FROM images a"
-            " WHERE a.guid = %(after)s AND (a.private = 0 OR a.author = %(viewer)s))"
+            f"i.id < (SELECT a.id FROM images a WHERE a.guid = %(after)s AND {_visible('a')})"
         )
         params["after"] = str(after)
     sql = (
