@@ -86,27 +86,70 @@ def test_final_stage_numeric_user_and_exec_form(path: Path) -> None:
 
 
 def test_api_image_start_command() -> None:
+    """The image runs ``pixyproxy serve`` (the package's own gunicorn setup), and leaves the
+    metrics directory to the settings: nothing in ENV makes a one-off command write files."""
     final = _final_stage(API)
     cmd = json.loads(next(rest for word, rest in final if word == "CMD"))
-    assert cmd == [
-        "gunicorn",
-        "--config",
-        "/app/gunicorn.conf.py",
-        "pixyproxy.web.app:create_app()",
-    ]
+    assert cmd == ["pixyproxy", "serve", "--host", "0.0.0.0"]
     env = " ".join(rest for word, rest in final if word == "ENV")
-    assert "PIXY_BIND=0.0.0.0:8000" in env
-    assert "PROMETHEUS_MULTIPROC_DIR=/var/run/pixyproxy/metrics" in env
+    assert "PROMETHEUS_MULTIPROC_DIR" not in env
+    assert "PIXY_BIND" not in env
     copies = [rest for word, rest in final if word == "COPY"]
-    assert "services/api/gunicorn.conf.py /app/gunicorn.conf.py" in copies
     assert any(c.startswith("--from=builder /opt/venv") for c in copies)
     assert ("EXPOSE", "8000") in final
 
 
 def test_mock_image_start_command() -> None:
+    """The mock's address and port come from its settings, not from the command."""
     final = _final_stage(MOCK)
     cmd = json.loads(next(rest for word, rest in final if word == "CMD"))
-    assert cmd == ["python", "-m", "openai_mock", "--host", "0.0.0.0", "--port", "8080"]
+    assert cmd == ["openai-mock"]
+    env = " ".join(rest for word, rest in final if word == "ENV")
+    assert "OPENAI_MOCK_HOST=0.0.0.0" in env
+
+
+@pytest.mark.parametrize("path", [API, MOCK], ids=["api", "openai-mock"])
+def test_healthcheck_follows_the_server(path: Path) -> None:
+    """No address or port is written into the HEALTHCHECK: it asks the one the server
+    process listens on (services/healthcheck.py reads it from /proc)."""
+    checks = [rest for word, rest in _final_stage(path) if word == "HEALTHCHECK"]
+    assert len(checks) == 1
+    command = json.loads(checks[0].split("CMD", 1)[1])
+    assert command == ["python", "/usr/local/lib/pixyproxy/healthcheck.py", "/healthz"]
+    assert not re.search(r"127\.0\.0\.1|localhost|:\d{2,5}\b", checks[0])
+    copies = [rest for word, rest in _final_stage(path) if word == "COPY"]
+    assert "services/healthcheck.py /usr/local/lib/pixyproxy/healthcheck.py" in copies
+
+
+@pytest.mark.parametrize(
+    ("path", "lock", "source"),
+    [
+        (API, "requirements/api.txt", "services/api/pixyproxy"),
+        (MOCK, "requirements/openai-mock.txt", "services/openai-mock"),
+    ],
+    ids=["api", "openai-mock"],
+)
+def test_dependencies_come_from_the_lock_in_their_own_layer(
+    path: Path, lock: str, source: str
+) -> None:
+    """The lock is copied and installed (hashes checked) before any source: a source change
+    reuses the dependency layer. Bytecode is compiled at build time."""
+    builder = _instructions(path)[
+        : max(i for i, (w, _) in enumerate(_instructions(path)) if w == "FROM")
+    ]
+    copies = [(i, rest) for i, (word, rest) in enumerate(builder) if word == "COPY"]
+    lock_at = next(i for i, rest in copies if lock in rest.split())
+    source_at = next(i for i, rest in copies if any(a.startswith(source) for a in rest.split()))
+    assert lock_at < source_at
+    installs = [
+        rest for i, (word, rest) in enumerate(builder) if word == "RUN" and lock_at < i < source_at
+    ]
+    assert any("--require-hashes" in r and lock.split("/")[-1] in r for r in installs)
+    runs = " ".join(rest for word, rest in builder if word == "RUN")
+    assert "compileall" in runs
+    # Each image installs only its own distribution.
+    other = "services/openai-mock" if path == API else "services/api"
+    assert not any(other in rest for word, rest in _instructions(path) if word == "COPY")
 
 
 def test_dockerignore() -> None:
@@ -119,5 +162,5 @@ def test_dockerignore() -> None:
         assert wanted in patterns or f"**/{wanted}" in patterns, wanted
     assert "tests" in patterns
     # The build needs these: never ignore them.
-    for needed in ("pyproject.toml", "README.md", "services", "services/api"):
+    for needed in ("pyproject.toml", "README.md", "services", "services/api", "requirements"):
         assert needed not in patterns

@@ -32,8 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
         prog="openai-mock",
         description="An OpenAI-compatible fake of the Images API with selectable failures.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("OPENAI_MOCK_HOST", "127.0.0.1"),
+        help="bind address, env OPENAI_MOCK_HOST (default 127.0.0.1; the image sets 0.0.0.0)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("OPENAI_MOCK_PORT", "8080")),
+        help="port, env OPENAI_MOCK_PORT (default 8080)",
+    )
     parser.add_argument(
         "--behavior",
         type=_behavior,
