@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from prometheus_client.utils import floatToGoString
+
+from pixyproxy.core import metrics
+from pixyproxy.web.metrics import LATENCY_BUCKETS
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "pixyproxy"
@@ -65,34 +69,12 @@ SERVICE_METRICS = frozenset(
 PROMETHEUS_SERIES = frozenset({"up"})
 ALLOWED_METRICS = SERVICE_METRICS | PROMETHEUS_SERIES
 
-# Label values the service uses (for checking matchers in the alerts and dashboard).
-GENERATION_OUTCOMES = frozenset(
-    {
-        "ok",
-        "rejected",
-        "upstream_error",
-        "rate_limited",
-        "busy",
-        "storage_error",
-        "database_error",
-        "error",
-    }
-)
-UPSTREAM_ERROR_KINDS = frozenset(
-    {
-        "timeout",
-        "connection",
-        "rate_limited",
-        "overloaded",
-        "rejected",
-        "auth",
-        "server_error",
-        "bad_response",
-    }
-)
-# prometheus-fastapi-instrumentator's default buckets for http_request_duration_seconds,
-# as the Python client renders the le label.
-HTTP_DURATION_BUCKETS = frozenset({"0.1", "0.5", "1.0", "+Inf"})
+# Label values the service uses (for checking matchers in the alerts and dashboard): the
+# package's own lists, which it also pre-creates at start.
+GENERATION_OUTCOMES = frozenset(metrics.GENERATION_OUTCOMES)
+UPSTREAM_ERROR_KINDS = frozenset(metrics.UPSTREAM_ERROR_KINDS)
+# The le values of http_request_duration_seconds, as the Python client renders them.
+HTTP_DURATION_BUCKETS = frozenset({floatToGoString(b) for b in LATENCY_BUCKETS} | {"+Inf"})
 
 _PROMQL_WORDS = {
     "and",

@@ -16,6 +16,31 @@ from prometheus_client import Counter, Gauge, Histogram
 if _multiproc_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.makedirs(_multiproc_dir, exist_ok=True)
 
+# Every label value of the counters the chart's alerts and dashboard select on. A labelled
+# child only exists once it is created, and a series that appears at its first value hides
+# that first event from increase()/rate(): precreate_children() makes them all at start.
+GENERATION_OUTCOMES = (
+    "ok",
+    "rejected",
+    "upstream_error",
+    "rate_limited",
+    "busy",
+    "storage_error",
+    "database_error",
+    "error",
+)
+UPSTREAM_ERROR_KINDS = (
+    "rejected",
+    "rate_limited",
+    "overloaded",
+    "timeout",
+    "connection",
+    "server_error",
+    "bad_request",
+    "auth",
+    "bad_response",
+)
+
 GENERATIONS = Counter(
     "pixyproxy_generations",
     "Image generation requests by outcome (ok, rejected, upstream_error, ...).",
@@ -54,3 +79,16 @@ DB_POOL_TIMEOUTS = Counter(
     "pixyproxy_db_pool_timeouts",
     "Times a request gave up waiting for a database connection (answered 503).",
 )
+
+
+def precreate_children() -> None:
+    """Create every outcome and error-kind child at 0 in this process.
+
+    Call it in each serving process once it runs (a gunicorn worker, after the fork): in
+    multiprocess mode the zeros are written to that process's file, so the first scrape
+    already shows every series and the first failure after a start is an increase.
+    """
+    for outcome in GENERATION_OUTCOMES:
+        GENERATIONS.labels(outcome)
+    for kind in UPSTREAM_ERROR_KINDS:
+        UPSTREAM_ERRORS.labels(kind)

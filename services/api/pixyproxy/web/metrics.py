@@ -14,7 +14,9 @@ dashboard and alerts use them):
 - ``http_requests_total{handler,method,status}``: handler is the route template
   (``/image/{guid}``), ``none`` for requests that matched no route; status is grouped
   (``2xx``, ``4xx``, ...);
-- ``http_request_duration_seconds{handler,method}``: histogram, buckets 0.1, 0.5, 1 s;
+- ``http_request_duration_seconds{handler,method}``: histogram, the instrumentator's 0.1,
+  0.5 and 1 s buckets (the chart's SLO alerts read them) and longer ones up to 180 s, so
+  the latency of a generation (up to ``PIXY_OPENAI_TIMEOUT_S``) shows by route as it is;
 - ``http_request_duration_highr_seconds``: histogram without labels, many buckets.
 
 They are recorded by the request middleware (``requestlog.py``), which already knows the
@@ -22,6 +24,9 @@ route, status and duration of every request; the instrumentator's own middleware
 match the route a second time and build a request and a response object for it, a
 quarter of what a cached detail costs to serve. Liveness, readiness and the metrics route
 itself are left out.
+
+Installing the endpoint also creates, in the serving process, every labelled child of
+PixyProxy's own counters that an alert selects on (``metrics.precreate_children``).
 """
 
 from __future__ import annotations
@@ -30,16 +35,18 @@ from fastapi import FastAPI
 from prometheus_client import Counter, Histogram
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from pixyproxy.core import metrics
+
 EXCLUDED_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 UNMATCHED = "none"
-# Generations wait on the upstream for up to two minutes: the unlabelled histogram reaches
-# that far. The labelled one keeps the instrumentator's 0.1/0.5/1 s (the chart's SLO
-# alerts read le="1.0").
+# Generations wait on the upstream for up to two minutes: both histograms reach that far.
+# The labelled one starts with the instrumentator's 0.1/0.5/1 s (the chart's SLO alerts
+# read le="1.0") and stays coarse beyond, since it has a series per route and method.
 LATENCY_HIGHR_BUCKETS = (
     0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60,
     90, 120, 180,
 )  # fmt: skip
-LATENCY_LOWR_BUCKETS = (0.1, 0.5, 1)
+LATENCY_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60, 90, 120, 180)
 
 REQUESTS = Counter(
     "http_requests",
@@ -50,7 +57,7 @@ LATENCY = Histogram(
     "http_request_duration_seconds",
     "Duration of HTTP requests in seconds",
     ["handler", "method"],
-    buckets=LATENCY_LOWR_BUCKETS,
+    buckets=LATENCY_BUCKETS,
 )
 LATENCY_HIGHR = Histogram(
     "http_request_duration_highr_seconds",
@@ -83,5 +90,7 @@ class RequestMetrics:
 
 
 def install_metrics_endpoint(app: FastAPI) -> None:
-    """Serve ``/metrics`` (left out of the OpenAPI document: it is for scrapers)."""
+    """Serve ``/metrics`` (left out of the OpenAPI document: it is for scrapers), and create
+    the alerted series of this process at 0."""
+    metrics.precreate_children()
     Instrumentator().expose(app, endpoint="/metrics", include_in_schema=False)
