@@ -197,12 +197,13 @@ def test_schema_covers_every_value_and_refuses_unknown_keys() -> None:
     assert len(paths) > 100
 
     def closed(node: dict[str, Any], where: str) -> None:
-        # Every object the chart defines lists its keys and refuses others.
+        # Every object the chart defines lists its keys and refuses others ("global" is
+        # Helm's, shared with parent charts, so it must accept theirs).
         for key, sub in node.get("properties", {}).items():
             if (
                 sub.get("type") == "object"
                 and "properties" in sub
-                and key not in ("podSecurityContext", "securityContext", "capabilities")
+                and key not in ("podSecurityContext", "securityContext", "capabilities", "global")
             ):
                 assert sub.get("additionalProperties") is False, f"{where}{key}"
                 closed(sub, f"{where}{key}.")

@@ -54,6 +54,28 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/*
+Annotations of a resource: commonAnnotations plus its own (its own win), as an
+"annotations:" block, or nothing. Call with (dict "ctx" $ "extra" <dict>) and print it with
+{{ with include ... }}{{ . | nindent 2 }}{{ end }} under metadata.
+*/}}
+{{- define "pixyproxy.annotations" -}}
+{{- $all := merge (dict) (.extra | default dict) (.ctx.Values.commonAnnotations | default dict) }}
+{{- with $all }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* imagePullSecrets of every pod: global.imagePullSecrets, then imagePullSecrets. */}}
+{{- define "pixyproxy.imagePullSecrets" -}}
+{{- $secrets := concat (dig "imagePullSecrets" list (.Values.global | default dict)) .Values.imagePullSecrets | uniq }}
+{{- with $secrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
 {{- define "pixyproxy.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "pixyproxy.fullname" .) .Values.serviceAccount.name }}
@@ -63,18 +85,22 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 
 {{/*
-Image reference: repository:tag[@digest]; the tag defaults to the chart's appVersion and
-"latest" is refused. Call with (dict "image" .Values.image "ctx" $ "what" "image").
+Image reference: [registry/]repository:tag[@digest]. global.imageRegistry (a mirror)
+replaces every image's registry; an empty registry leaves the repository as it is (local
+images, e.g. kind). The tag defaults to the chart's appVersion and "latest" is refused.
+Call with (dict "image" .Values.image "ctx" $ "what" "image").
 */}}
 {{- define "pixyproxy.imageRef" -}}
 {{- $tag := toString (default .ctx.Chart.AppVersion .image.tag) }}
 {{- if eq $tag "latest" }}
 {{- fail (printf "%s.tag must not be \"latest\": pin a version so every pod runs the same code" .what) }}
 {{- end }}
+{{- $registry := default .image.registry (dig "imageRegistry" "" (.ctx.Values.global | default dict)) }}
+{{- $name := ternary (printf "%s/%s" $registry .image.repository) .image.repository (ne $registry "") }}
 {{- if .image.digest }}
-{{- printf "%s:%s@%s" .image.repository $tag .image.digest }}
+{{- printf "%s:%s@%s" $name $tag .image.digest }}
 {{- else }}
-{{- printf "%s:%s" .image.repository $tag }}
+{{- printf "%s:%s" $name $tag }}
 {{- end }}
 {{- end }}
 
