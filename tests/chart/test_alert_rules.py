@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.chartlib import one, render_case
+from tests.support.chart import one, render_case
 from tests.support.tools import executable
 
 pytest.importorskip("helm_python")

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 import yaml
 
-from tests.chart.chartlib import (
+from tests.support.chart import (
     CHART,
     FULLNAME,
     NAMESPACE,

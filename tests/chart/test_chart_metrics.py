@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.chart.chartlib import (
+from tests.support.chart import (
     ALLOWED_METRICS,
     DASHBOARD,
     FULLNAME,
