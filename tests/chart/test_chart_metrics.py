@@ -17,6 +17,7 @@ from tests.support.chart import (
     UPSTREAM_ERROR_KINDS,
     dashboard_exprs,
     label_matchers,
+    merged_values,
     metric_names,
     one,
     render,
@@ -142,6 +143,20 @@ def test_burn_rate_thresholds() -> None:
 
 
 # ------------------------------------------------------------------------ the dashboard
+
+
+def test_route_latency_buckets_cover_generations() -> None:
+    """The by-route latency panel reads a histogram whose buckets reach past the longest
+    generation (config.openaiTimeoutSeconds), not one that tops out at 1 s."""
+    from pixyproxy.web.metrics import LATENCY_BUCKETS
+
+    panel = next(
+        p for p in _dashboard()["panels"] if p["title"] == "Latency by route (p50 / p95 / p99)"
+    )
+    assert all("http_request_duration_seconds_bucket" in t["expr"] for t in panel["targets"])
+    timeout = merged_values("default")["config"]["openaiTimeoutSeconds"]
+    assert max(LATENCY_BUCKETS) > timeout
+    assert {0.1, 0.5, 1} <= set(LATENCY_BUCKETS)  # the SLO alerts' thresholds
 
 
 def test_dashboard_structure() -> None:

@@ -59,3 +59,31 @@ def test_dashboard_and_alerts_use_only_exported_series(
     used = set().union(*(metric_names(expr) for expr in _all_exprs())) - PROMETHEUS_SERIES
     assert used, "the dashboard and rules query nothing?"
     assert used - exported == set(), f"queried but not exported: {sorted(used - exported)}"
+
+
+def test_alerted_series_exist_at_zero_before_any_request(
+    mysql_database: object, mysql_url: str, openai_mock: MockServer, tmp_path: Path
+) -> None:
+    """The first scrape after a start shows every outcome and error kind at 0, summed over
+    the workers, so the alerts' increase() sees the first failure; /readyz, which the wait
+    for the server uses, is not a metered request."""
+    from pixyproxy.core.metrics import GENERATION_OUTCOMES, UPSTREAM_ERROR_KINDS
+
+    env = mock_backed_env(
+        database_url=mysql_url,
+        storage_dir=tmp_path / "images",
+        openai_base_url=openai_mock.base_url,
+        jwt_secret=SECRET,
+        log_level="warning",
+    )
+    with run_pixyproxy(env, workers=2) as server:
+        exposition = httpx.get(f"{server.url}/metrics", timeout=30).text
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith(("pixyproxy_generations_total{", "pixyproxy_upstream_errors_total{"))
+    }
+    expected = {f'pixyproxy_generations_total{{outcome="{o}"}}' for o in GENERATION_OUTCOMES}
+    expected |= {f'pixyproxy_upstream_errors_total{{kind="{k}"}}' for k in UPSTREAM_ERROR_KINDS}
+    assert set(samples) == expected
+    assert set(samples.values()) == {0.0}
