@@ -141,6 +141,10 @@ def test_skaffold_sets_the_chart_image_values() -> None:
         assert _has_path(values, f"{prefix}.repository") == image
     for key in templates:
         _has_path(values, key)
+    # The built images keep their own names: no registry is put in front of them.
+    for prefix in wanted:
+        assert release["setValues"][f"{prefix}.registry"] == ""
+        _has_path(values, f"{prefix}.registry")
 
 
 def test_skaffold_kind_profile_and_port_forward() -> None:
