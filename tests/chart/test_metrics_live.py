@@ -11,8 +11,8 @@ import httpx
 import pytest
 from jose import jwt
 
-from tests.support.chart import PROMETHEUS_SERIES, metric_names
 from tests.chart.test_chart_metrics import _all_exprs
+from tests.support.chart import PROMETHEUS_SERIES, metric_names
 from tests.support.mock_server import MockServer
 from tests.support.servers import mock_backed_env, run_pixyproxy
 

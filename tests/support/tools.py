@@ -12,7 +12,6 @@ import shutil
 
 import pytest
 
-
 # Every program outside the virtualenv that `make test` needs, with the Debian package that
 # brings it: .ci/run and the GitHub test job install them (tests/github checks both).
 CI_TOOLS = {
