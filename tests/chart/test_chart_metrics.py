@@ -8,13 +8,14 @@ import pytest
 
 from tests.support.chart import (
     ALLOWED_METRICS,
-    DASHBOARD,
     FULLNAME,
     GENERATION_OUTCOMES,
     HTTP_DURATION_BUCKETS,
     NAMESPACE,
     SERVICE_METRICS,
     UPSTREAM_ERROR_KINDS,
+    all_exprs,
+    dashboard,
     dashboard_exprs,
     label_matchers,
     merged_values,
@@ -26,14 +27,6 @@ from tests.support.chart import (
 )
 
 pytest.importorskip("helm_python")
-
-
-def _dashboard() -> dict:
-    return json.loads(DASHBOARD.read_text())
-
-
-def _all_exprs() -> list[str]:
-    return dashboard_exprs(_dashboard()) + rule_exprs(render_case("monitoring-values"))
 
 
 # ----------------------------------------------------------------- the extraction helper
@@ -77,18 +70,18 @@ def test_label_matchers() -> None:
 
 
 def test_dashboard_and_rules_have_expressions() -> None:
-    assert len(dashboard_exprs(_dashboard())) >= 15
+    assert len(dashboard_exprs(dashboard())) >= 15
     assert len(rule_exprs(render_case("monitoring-values"))) >= 8
 
 
 def test_only_exported_metrics_are_used() -> None:
-    used = set().union(*(metric_names(e) for e in _all_exprs()))
+    used = set().union(*(metric_names(e) for e in all_exprs()))
     assert used - ALLOWED_METRICS == set()
 
 
 def test_key_series_are_shown() -> None:
     """The dashboard covers every family the service exports, and pods up."""
-    used = set().union(*(metric_names(e) for e in dashboard_exprs(_dashboard())))
+    used = set().union(*(metric_names(e) for e in dashboard_exprs(dashboard())))
     families = {
         name.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
         for name in SERVICE_METRICS
@@ -99,7 +92,7 @@ def test_key_series_are_shown() -> None:
 
 
 def test_label_values_are_real() -> None:
-    for expr in _all_exprs():
+    for expr in all_exprs():
         for label, op, value in label_matchers(expr):
             if "$" in value:
                 continue  # Grafana variable
@@ -151,7 +144,7 @@ def test_route_latency_buckets_cover_generations() -> None:
     from pixyproxy.web.metrics import LATENCY_BUCKETS
 
     panel = next(
-        p for p in _dashboard()["panels"] if p["title"] == "Latency by route (p50 / p95 / p99)"
+        p for p in dashboard()["panels"] if p["title"] == "Latency by route (p50 / p95 / p99)"
     )
     assert all("http_request_duration_seconds_bucket" in t["expr"] for t in panel["targets"])
     timeout = merged_values("default")["config"]["openaiTimeoutSeconds"]
@@ -160,7 +153,7 @@ def test_route_latency_buckets_cover_generations() -> None:
 
 
 def test_dashboard_structure() -> None:
-    dash = _dashboard()
+    dash = dashboard()
     assert dash["uid"] == "pixyproxy"
     variables = {v["name"]: v for v in dash["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
@@ -196,7 +189,7 @@ def test_dashboard_configmap() -> None:
     cm = one(render_case("monitoring-values"), "ConfigMap", f"{FULLNAME}-dashboard")
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["metadata"]["annotations"]["grafana_folder"] == "PixyProxy"
-    assert json.loads(cm["data"]["pixyproxy.json"]) == _dashboard()
+    assert json.loads(cm["data"]["pixyproxy.json"]) == dashboard()
 
 
 def test_dashboard_label_is_configurable() -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from jose import jwt
 
-from tests.chart.test_chart_metrics import _all_exprs
-from tests.support.chart import PROMETHEUS_SERIES, metric_names
+from tests.support.chart import PROMETHEUS_SERIES, all_exprs, metric_names
 from tests.support.mock_server import MockServer
-from tests.support.servers import mock_backed_env, run_pixyproxy
+from tests.support.servers import ServerProcess, mock_backed_env, run_pixyproxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 
@@ -31,9 +31,11 @@ def test_exported_series_parser() -> None:
     assert exported_series(text) == {"x_total", "y_bucket", "z"}
 
 
-def test_dashboard_and_alerts_use_only_exported_series(
+@pytest.fixture
+def server(
     mysql_database: object, mysql_url: str, openai_mock: MockServer, tmp_path: Path
-) -> None:
+) -> Iterator[ServerProcess]:
+    """``pixyproxy serve`` with two workers on MariaDB, generating through the mock."""
     env = mock_backed_env(
         database_url=mysql_url,
         storage_dir=tmp_path / "images",
@@ -42,12 +44,14 @@ def test_dashboard_and_alerts_use_only_exported_series(
         openai_max_retries="0",
         log_level="warning",
     )
+    with run_pixyproxy(env, workers=2) as process:
+        yield process
+
+
+def test_dashboard_and_alerts_use_only_exported_series(server: ServerProcess) -> None:
     claims = {"sub": "grafana", "aud": "pixyproxy", "exp": int(time.time()) + 600}
     headers = {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
-    with (
-        run_pixyproxy(env, workers=2) as server,
-        httpx.Client(base_url=server.url, headers=headers, timeout=30) as api,
-    ):
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as api:
         created = api.post("/image", json={"prompt": "a dashboard"})
         assert created.status_code == 200
         assert api.post("/image", json={"prompt": "[mock:server_error] x"}).status_code == 502
@@ -56,28 +60,18 @@ def test_dashboard_and_alerts_use_only_exported_series(
         assert api.get("/image/00000000-0000-4000-8000-000000000000").status_code == 404
         exported = exported_series(api.get("/metrics").text)
 
-    used = set().union(*(metric_names(expr) for expr in _all_exprs())) - PROMETHEUS_SERIES
+    used = set().union(*(metric_names(expr) for expr in all_exprs())) - PROMETHEUS_SERIES
     assert used, "the dashboard and rules query nothing?"
     assert used - exported == set(), f"queried but not exported: {sorted(used - exported)}"
 
 
-def test_alerted_series_exist_at_zero_before_any_request(
-    mysql_database: object, mysql_url: str, openai_mock: MockServer, tmp_path: Path
-) -> None:
+def test_alerted_series_exist_at_zero_before_any_request(server: ServerProcess) -> None:
     """The first scrape after a start shows every outcome and error kind at 0, summed over
     the workers, so the alerts' increase() sees the first failure; /readyz, which the wait
     for the server uses, is not a metered request."""
     from pixyproxy.core.metrics import GENERATION_OUTCOMES, UPSTREAM_ERROR_KINDS
 
-    env = mock_backed_env(
-        database_url=mysql_url,
-        storage_dir=tmp_path / "images",
-        openai_base_url=openai_mock.base_url,
-        jwt_secret=SECRET,
-        log_level="warning",
-    )
-    with run_pixyproxy(env, workers=2) as server:
-        exposition = httpx.get(f"{server.url}/metrics", timeout=30).text
+    exposition = httpx.get(f"{server.url}/metrics", timeout=30).text
     samples = {
         line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
         for line in exposition.splitlines()

@@ -138,6 +138,16 @@ def dashboard_exprs(dashboard: dict[str, Any]) -> list[str]:
     return exprs
 
 
+def dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return loaded
+
+
+def all_exprs() -> list[str]:
+    """Every PromQL expression of the dashboard and of the alert rules (monitoring values)."""
+    return dashboard_exprs(dashboard()) + rule_exprs(render_case("monitoring-values"))
+
+
 def rule_exprs(docs: list[dict[str, Any]]) -> list[str]:
     return [
         rule["expr"]
