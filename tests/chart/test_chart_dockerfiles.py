@@ -147,6 +147,12 @@ def test_dependencies_come_from_the_lock_in_their_own_layer(
     assert any("--require-hashes" in r and lock.split("/")[-1] in r for r in installs)
     runs = " ".join(rest for word, rest in builder if word == "RUN")
     assert "compileall" in runs
+    # The final image keeps them apart too: the dependencies' venv, then the code (/opt/app,
+    # installed with --target after the lock), last.
+    final_copies = [rest for word, rest in _final_stage(path) if word == "COPY"]
+    assert final_copies[-1] == "--from=builder /opt/app /opt/app"
+    assert "--from=builder /opt/venv /opt/venv" in final_copies[:-1]
+    assert any("--target /opt/app" in rest for word, rest in builder[source_at:] if word == "RUN")
     # Each image installs only its own distribution.
     other = "services/openai-mock" if path == API else "services/api"
     assert not any(other in rest for word, rest in _instructions(path) if word == "COPY")
