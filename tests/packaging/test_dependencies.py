@@ -91,15 +91,18 @@ def test_the_mock_lock_holds_none_of_the_api() -> None:
 
 
 def test_the_image_locks_agree_with_the_dev_lock() -> None:
-    """CI tests with dev.txt; the images install api.txt and openai-mock.txt: same versions."""
+    """CI tests with dev.txt; the images install api.txt and openai-mock.txt, the kind job
+    smoke.txt: the same versions."""
     dev = _pins(REQUIREMENTS / "dev.txt")
-    for lock in ("api.txt", "openai-mock.txt"):
+    for lock in ("api.txt", "openai-mock.txt", "smoke.txt"):
         pins = _pins(REQUIREMENTS / lock)
         different = {n: (v, dev.get(n)) for n, v in pins.items() if dev.get(n) != v}
         assert different == {}, f"{lock} and dev.txt disagree: {different}"
 
 
-@pytest.mark.parametrize("lock", ["api.txt", "openai-mock.txt", "dev.txt", "build.txt"])
+@pytest.mark.parametrize(
+    "lock", ["api.txt", "openai-mock.txt", "dev.txt", "build.txt", "smoke.txt"]
+)
 def test_locks_are_universal_and_hashed(lock: str) -> None:
     """Resolved for every platform (the release builds amd64 and arm64 images from them),
     and every pin carries its hashes so pip --require-hashes accepts the file."""
