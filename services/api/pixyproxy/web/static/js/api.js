@@ -40,7 +40,9 @@ async function request(path, { method = "GET", body, headers = {}, signal, beare
   if (response.ok) return response;
   const problem = new Problem(response.status, await problemBody(response), retryAfter(response));
   if (problem.status === 401 && sent && sent === token()) {
-    signOut(); // a refused token is dropped: the page goes on as an anonymous caller
+    // A refused token (expired, or the server's key changed) is dropped: the page goes on
+    // as an anonymous caller and says why.
+    signOut(`Signed out: ${problem.message}`);
   }
   throw problem;
 }

@@ -14,10 +14,11 @@ export function signIn(value) {
   changes.dispatchEvent(new Event("change"));
 }
 
-export function signOut() {
+/** Forget the token; `reason` says why when it was not the caller's choice. */
+export function signOut(reason = "") {
   if (token() === null) return;
   sessionStorage.removeItem(KEY);
-  changes.dispatchEvent(new Event("change"));
+  changes.dispatchEvent(new CustomEvent("change", { detail: { reason } }));
 }
 
 export function onChange(listener) {

@@ -69,9 +69,9 @@ function render(state, { reload = false } = {}) {
   if (back) back.focus();
 }
 
-function drawAccount() {
+function drawAccount(reason = "") {
   const current = token();
-  $("account-status").textContent = current ? `Signed in as ${subjectOf(current) ?? "(unknown)"}` : "";
+  $("account-status").textContent = current ? `Signed in as ${subjectOf(current) ?? "(unknown)"}` : reason;
   $("sign-in").hidden = Boolean(current);
   $("sign-out").hidden = !current;
 }
@@ -102,11 +102,11 @@ document.addEventListener("click", (event) => {
 window.addEventListener("popstate", () => render(readState()));
 
 // Signing in or out changes what may be seen: private images appear or go.
-onChange(() => {
-  drawAccount();
+onChange((event) => {
+  drawAccount(event.detail?.reason);
   render(readState(), { reload: true });
   if (!$("sign-out").hidden) $("sign-out").focus();
-  else $("sign-in").focus();
+  else if (!event.detail?.reason) $("sign-in").focus();
 });
 
 drawAccount();
