@@ -42,9 +42,7 @@ def test_private_images_show_signed_in_and_go_when_signed_out(
 
     # The token travels as the Authorization header only: no cookie is ever set or sent.
     api_calls = [r for r in sent if r.url.startswith(f"{gallery.url}/image")]
-    assert api_calls and all(
-        r.headers.get("authorization") == f"Bearer {token}" for r in api_calls
-    )
+    assert api_calls and all(r.headers.get("authorization") == f"Bearer {token}" for r in api_calls)
     assert all("cookie" not in r.headers for r in sent)
     assert page.page.context.cookies() == []
     assert page.page.evaluate("sessionStorage.getItem('pixyproxy.token')") == token
