@@ -16,7 +16,7 @@ from tests.support.mock_server import MockServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 
-RATE_WINDOW_S = 6
+RATE_WINDOW_S = 15
 
 
 def signed_in_form(page: GalleryPage, subject: str) -> None:
@@ -209,8 +209,7 @@ def test_a_429_counts_down_its_retry_after(
 ) -> None:
     page = open_page(limited_gallery.url)
     signed_in_form(page, name)
-    submit(page, f"{name} the first of the window")
-    expect(page.page.locator("#generate-status")).to_contain_text("Done")
+    limited_gallery.create(name, f"{name} the first of the window")
     submit(page, f"{name} one too many")
     expect(page.page.locator("#generate-status")).to_contain_text("You can try again in")
     _counts_down_from(page, RATE_WINDOW_S)
@@ -226,8 +225,11 @@ def _counts_down_from(page: GalleryPage, at_most_s: int) -> None:
     assert 0 < first <= at_most_s
     expect(page.page.locator("#generate-submit")).to_be_disabled()
     expect(page.page.get_by_role("button", name="Try again")).to_be_hidden()
-    if first > 1:
-        expect(countdown).to_have_text(f"{first - 1} s")
+    if first > 1:  # it goes down (by however much a loaded machine lets pass)
+        status = page.page.locator("#generate-status")
+        expect(status).not_to_contain_text(f"in {first} s")
+        left = re.search(r"in (\d+) s", status.inner_text())
+        assert left is None or int(left.group(1)) < first
     expect(page.page.locator("#generate-status")).to_contain_text("You can try again now.")
     expect(page.page.locator("#generate-submit")).to_be_enabled()
     expect(page.page.get_by_role("button", name="Try again")).to_be_visible()
