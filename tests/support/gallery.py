@@ -117,3 +117,15 @@ def serve_gallery(
     )
     with run_pixyproxy(env, workers=2) as process:
         yield Gallery(process.url)
+
+
+@contextlib.contextmanager
+def gallery_of_its_own(
+    mysql_url: str, name: str, storage_dir: Path, mock: MockServer, **settings: str
+) -> Iterator[Gallery]:
+    """``serve_gallery`` on a scratch database named after ``name``, dropped afterwards."""
+    with (
+        scratch_database(mysql_url, name) as database_url,
+        serve_gallery(database_url, storage_dir, mock, **settings) as server,
+    ):
+        yield server

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.support.browser import VIEWPORT, GalleryPage, OpenPage, axe_source, chromium, watch
-from tests.support.gallery import Gallery, scratch_database, serve_gallery
+from tests.support.gallery import Gallery, gallery_of_its_own
 from tests.support.mock_server import MockServer
 
 if TYPE_CHECKING:
@@ -27,10 +27,8 @@ def gallery(
     mysql_url: str, mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gallery]:
     """Generating through the OpenAI mock: fast to fill, and it fails on request."""
-    with (
-        scratch_database(mysql_url, "gallery") as database_url,
-        serve_gallery(database_url, tmp_path_factory.mktemp("gallery"), mock_server) as server,
-    ):
+    storage = tmp_path_factory.mktemp("gallery")
+    with gallery_of_its_own(mysql_url, "gallery", storage, mock_server) as server:
         yield server
 
 
@@ -39,15 +37,10 @@ def placeholder_gallery(
     mysql_url: str, mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gallery]:
     """Generating local placeholder pictures, as ``make run`` does offline."""
-    with (
-        scratch_database(mysql_url, "gallery_placeholder") as database_url,
-        serve_gallery(
-            database_url,
-            tmp_path_factory.mktemp("placeholder"),
-            mock_server,
-            image_provider="placeholder",
-        ) as server,
-    ):
+    storage = tmp_path_factory.mktemp("placeholder")
+    with gallery_of_its_own(
+        mysql_url, "placeholder", storage, mock_server, image_provider="placeholder"
+    ) as server:
         yield server
 
 

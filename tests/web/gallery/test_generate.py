@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Request, expect
 
 from tests.support.browser import GalleryPage, OpenPage
-from tests.support.gallery import Gallery, scratch_database, serve_gallery, token_for
+from tests.support.gallery import Gallery, gallery_of_its_own, token_for
 from tests.support.mock_server import MockServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
@@ -192,16 +192,14 @@ def limited_gallery(
     mysql_url: str, mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Gallery]:
     """One generation per caller every few seconds."""
-    with (
-        scratch_database(mysql_url, "gallery_limited") as database_url,
-        serve_gallery(
-            database_url,
-            tmp_path_factory.mktemp("limited"),
-            mock_server,
-            generation_limit="1",
-            generation_window_s=str(RATE_WINDOW_S),
-        ) as server,
-    ):
+    with gallery_of_its_own(
+        mysql_url,
+        "limited",
+        tmp_path_factory.mktemp("limited"),
+        mock_server,
+        generation_limit="1",
+        generation_window_s=str(RATE_WINDOW_S),
+    ) as server:
         yield server
 
 
