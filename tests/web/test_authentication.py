@@ -50,9 +50,10 @@ def test_a_bad_token_is_401_on_every_route(
     for make in BAD.values():
         response = api.request(method, path, headers=bearer(make()))
         if method == "HEAD":
-            assert response.status_code == 401 and "invalid_token" in response.headers[
-                "www-authenticate"
-            ]
+            assert (
+                response.status_code == 401
+                and "invalid_token" in response.headers["www-authenticate"]
+            )
         else:
             assert_invalid_token(response)
     assert_invalid_token(api.request("GET", path, headers={"Authorization": "Basic YTpi"}))
