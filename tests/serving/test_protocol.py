@@ -28,6 +28,7 @@ HEAD_S = 1.0
 BODY_S = 2.0
 KEEPALIVE_S = 5  # gunicorn.conf.py
 LIMIT_S = 30.0  # a cut that has not come by then never will
+EARLY_S = 0.1  # libuv's timers run on a cached clock: one may fire a few ms early
 PROBLEM = "application/problem+json"
 
 
@@ -119,7 +120,7 @@ def test_a_trickled_head_is_cut_at_its_deadline(server: ServerProcess) -> None:
     endless = b"GET /healthz HTTP/1.1\r\nHost: t\r\nX-Slow: " + b"a" * 10_000
     with connect(server) as sock:
         elapsed, response = trickle(sock, endless)
-    assert HEAD_S <= elapsed < LIMIT_S, elapsed
+    assert HEAD_S - EARLY_S <= elapsed < LIMIT_S, elapsed
     assert_refused(response, 408)
     still_serving(server)
 
@@ -130,7 +131,7 @@ def test_a_connection_that_sends_nothing_is_closed_at_the_head_deadline(
     with connect(server) as sock:
         started = time.monotonic()
         assert read_to_close(sock) == b""
-    assert HEAD_S <= time.monotonic() - started < LIMIT_S
+    assert HEAD_S - EARLY_S <= time.monotonic() - started < LIMIT_S
 
 
 def test_a_trickled_body_is_cut_at_its_deadline(server: ServerProcess) -> None:
@@ -141,7 +142,7 @@ def test_a_trickled_body_is_cut_at_its_deadline(server: ServerProcess) -> None:
     with connect(server) as sock:
         sock.sendall(head.encode())
         elapsed, response = trickle(sock, b'{"prompt": "' + b"a" * 9_000)
-    assert BODY_S <= elapsed < LIMIT_S, elapsed
+    assert BODY_S - EARLY_S <= elapsed < LIMIT_S, elapsed
     assert_refused(response, 408)
     with httpx.Client(base_url=server.url, timeout=LIMIT_S) as client:
         assert client.get("/image").json() == [], "a cut request stored an image"
@@ -233,7 +234,7 @@ def test_an_idle_keep_alive_connection_follows_the_keep_alive_timeout(
         assert read_response(sock).startswith(b"HTTP/1.1 200 ")
         started = time.monotonic()
         assert read_to_close(sock) == b""  # then keep-alive closes it, with nothing sent
-    assert KEEPALIVE_S - 1 <= time.monotonic() - started < LIMIT_S
+    assert KEEPALIVE_S - 1 <= time.monotonic() - started < LIMIT_S  # from the response on
 
 
 def test_pipelined_requests_are_all_answered(server: ServerProcess) -> None:

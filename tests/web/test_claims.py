@@ -4,15 +4,21 @@ subject that is accepted comes back exactly as ``author``, on both backends."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
+import select
+import socket
 from collections.abc import Callable
 
 import anyio
 import httpx
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jose import jws
 
 from pixyproxy.core.errors import InvalidToken
 from pixyproxy.core.settings import load_settings
@@ -180,3 +186,30 @@ def test_accepted_subjects_round_trip_as_author(subject_api: httpx.Client, subje
     assert subject_api.get(f"/image/{guid}", headers=headers).json()["author"] == subject
     listed = subject_api.get("/image", params={"author": subject}, headers=headers)
     assert guid in [image["guid"] for image in listed.json()], listed.text
+
+
+def _rs256(payload: str, key: rsa.RSAPrivateKey) -> str:
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return str(jws.sign(payload.encode(), pem.decode(), headers={"kid": "k1"}, algorithm="RS256"))
+
+
+def test_odd_tokens_fetch_no_key(serve_api: ServeApi) -> None:
+    """With a JWKS URL, a token's claims are checked before its key is looked up: an odd
+    token never makes the service open a connection to the key server."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    with socket.create_server(("127.0.0.1", 0)) as jwks:
+        url = f"http://127.0.0.1:{jwks.getsockname()[1]}/jwks.json"
+        api = serve_api(jwt_algorithms=["RS256"], jwt_jwks_url=url)
+        for claim, text in (("exp", "1e400"), ("sub", r'"\u0000"'), ("aud", "42")):
+            rest = {k: v for k, v in claims().items() if k != claim}
+            payload = json.dumps(rest)[:-1] + f', "{claim}": {text}}}'
+            assert_invalid_token(api.get("/image", headers=bearer(_rs256(payload, key))))
+        assert select.select([jwks], [], [], 0.5)[0] == [], "an odd token fetched the JWKS"
+        # The control: a well-formed token does look its key up.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            good = pool.submit(api.get, "/image", headers=bearer(_rs256(json.dumps(claims()), key)))
+            assert select.select([jwks], [], [], 20)[0] == [jwks]
+            jwks.accept()[0].close()  # no keys here: the token is refused
+            assert_invalid_token(good.result(timeout=30))
