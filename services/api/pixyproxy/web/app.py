@@ -26,6 +26,7 @@ from pixyproxy.service.cache import PublicImageCache
 from pixyproxy.service.images import GenerationPolicy, ImageDeps, InFlightLimit
 from pixyproxy.service.pages import PageCache
 from pixyproxy.web.auth import DEV_SUBJECT, TokenVerifier, mint_token, with_dev_secret
+from pixyproxy.web.authentication import AuthenticationMiddleware
 from pixyproxy.web.limits import install_request_limits
 from pixyproxy.web.logs import configure_logging, reveal
 from pixyproxy.web.metrics import install_metrics_endpoint
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[LogRoute],
     )
     install_problem_handlers(app)
+    app.add_middleware(AuthenticationMiddleware)  # any token, any route: inside the limits
     install_request_limits(app)  # inside the request-id middleware, before the routers
     install_metrics_endpoint(app)
     app.add_middleware(TrailingSlashMiddleware)  # /image/ is routed as /image
