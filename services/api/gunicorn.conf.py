@@ -32,7 +32,7 @@ class PixyProxyLogger(Logger):
 
 bind = os.environ.get("PIXY_BIND", "127.0.0.1:8000")
 workers = _settings.workers
-worker_class = "uvicorn_worker.UvicornWorker"
+worker_class = "pixyproxy.serving.worker.PixyProxyWorker"
 # A SIGTERM lets in-flight generations finish: give them longer than the longest one.
 graceful_timeout = _settings.graceful_timeout_s
 timeout = 60  # heartbeat of a worker's event loop, not a request timeout

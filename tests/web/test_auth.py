@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from tests.support.servers import serve_in_thread
+from tests.support.tokens import claims
 from tests.web.conftest import ServeApi
 
 SECRET = "s3cret-" + "x" * 40
@@ -29,13 +30,6 @@ ISSUER = "https://login.example.com"
 def b64(data: bytes | str) -> str:
     raw = data.encode() if isinstance(data, str) else data
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    base: dict[str, Any] = {"sub": "alice", "aud": "pixyproxy", "exp": now + 300, "iat": now}
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
 
 
 def hs(payload: dict[str, Any], secret: str = SECRET, **headers: Any) -> str:

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     threads: int = Field(default=40, ge=1, le=1024)
     forwarded_allow_ips: str = "127.0.0.1"
     graceful_timeout_s: int = Field(default=150, ge=1, le=3600)
+    # Absolute deadlines for receiving a request's head and then its body (serving/protocol.py).
+    request_head_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    request_body_timeout_s: float = Field(default=60.0, gt=0, le=3600)
 
     # Logs
     log_format: Literal["auto", "json", "console"] = "auto"

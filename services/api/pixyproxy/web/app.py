@@ -26,12 +26,13 @@ from pixyproxy.service.cache import PublicImageCache
 from pixyproxy.service.images import GenerationPolicy, ImageDeps, InFlightLimit
 from pixyproxy.service.pages import PageCache
 from pixyproxy.web.auth import DEV_SUBJECT, TokenVerifier, mint_token, with_dev_secret
+from pixyproxy.web.authentication import AuthenticationMiddleware
 from pixyproxy.web.limits import install_request_limits
 from pixyproxy.web.logs import configure_logging, reveal
 from pixyproxy.web.metrics import install_metrics_endpoint
 from pixyproxy.web.problems import install_problem_handlers, method_table
 from pixyproxy.web.requestlog import LogRoute, RequestLogMiddleware
-from pixyproxy.web.resources import health, images
+from pixyproxy.web.resources import gallery, health, images
 from pixyproxy.web.runtime import Runtime
 from pixyproxy.web.slashes import TrailingSlashMiddleware
 
@@ -92,10 +93,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # level by level on every request, a tenth of what serving a cached detail costs.
         # The logging dependency: each resource router gives it to its routes, and the app
         # to the routes added to it directly (/metrics).
-        routes=[*images.router.routes, *health.router.routes],
+        routes=[*images.router.routes, *health.router.routes, *gallery.router.routes],
         dependencies=[LogRoute],
     )
     install_problem_handlers(app)
+    app.add_middleware(AuthenticationMiddleware)  # any token, any route: inside the limits
     install_request_limits(app)  # inside the request-id middleware, before the routers
     install_metrics_endpoint(app)
     app.add_middleware(TrailingSlashMiddleware)  # /image/ is routed as /image

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from pixyproxy.core.models import Caller
 from pixyproxy.service.private import PrivateImageService
 from pixyproxy.service.public import PublicImageService
-from pixyproxy.web.auth import parse_authorization
+from pixyproxy.web.authentication import caller_of
 from pixyproxy.web.runtime import Runtime
 
 
@@ -35,14 +35,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 async def get_optional_caller(request: Request) -> Caller | None:
     """The caller of a valid bearer token, or None without an Authorization header.
 
-    A header that is present but not a valid token is a 401 on every route, public ones too.
+    The token was verified by the authentication middleware, which answers a bad one with
+    a 401 on every route before any route runs.
     """
-    token = parse_authorization(request.headers.get("authorization"))
-    if token is None:
-        return None
-    caller = await runtime_of(request).tokens.verify(token)
-    request.state.subject = caller.subject
-    return caller
+    return caller_of(request)
 
 
 OptionalCaller = Annotated[Caller | None, Depends(get_optional_caller)]

@@ -8,9 +8,9 @@
   does not silently pick the first or the last of ``limit=1&limit=2``. Routes that take
   query parameters declare ``SingleQueryValues`` (the others ignore any query string).
 
-Each refusal is problem JSON like every other error. The server in front (uvicorn) keeps
-its own limits: it buffers a request head before the app sees it, so the ingress should
-bound heads too.
+Each refusal is problem JSON like every other error. A head far over these limits never
+reaches the app: the workers' HTTP protocol (serving/protocol.py) refuses it with a 431
+before buffering it whole.
 """
 
 from __future__ import annotations

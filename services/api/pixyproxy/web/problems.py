@@ -93,13 +93,13 @@ def allowed_methods(table: MethodTable, path: str) -> list[str]:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(PixyProxyException, _pixyproxy_exception)  # type: ignore[arg-type]
+    app.add_exception_handler(PixyProxyException, pixyproxy_problem)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_exception)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
 
 
-async def _pixyproxy_exception(request: Request, exc: PixyProxyException) -> ProblemResponse:
+async def pixyproxy_problem(request: Request, exc: PixyProxyException) -> ProblemResponse:
     if exc.status >= 500:
         log.warning("request failed: %s (%s)", exc.code, exc.message, exc_info=exc.__cause__)
     extra = {"errors": exc.errors} if isinstance(exc, InvalidRequest) and exc.errors else None
