@@ -34,7 +34,7 @@ lock: install ## re-resolve requirements/*.txt from the pyproject ranges (univer
 	$(LOCK) --extra dev pyproject.toml services/openai-mock/pyproject.toml -o requirements/dev.txt
 	$(LOCK) -c requirements/dev.txt pyproject.toml -o requirements/api.txt
 	$(LOCK) -c requirements/dev.txt services/openai-mock/pyproject.toml -o requirements/openai-mock.txt
-	$(LOCK) requirements/build.in -o requirements/build.txt
+	$(LOCK) -c requirements/dev.txt requirements/build.in -o requirements/build.txt
 	$(LOCK) -c requirements/dev.txt requirements/smoke.in -o requirements/smoke.txt
 
 run: install ## serve on http://$(HOST):$(PORT) (SQLite and images under ./var; placeholder images unless OPENAI_API_KEY is set)

@@ -94,7 +94,7 @@ def test_the_image_locks_agree_with_the_dev_lock() -> None:
     """CI tests with dev.txt; the images install api.txt and openai-mock.txt, the kind job
     smoke.txt: the same versions."""
     dev = _pins(REQUIREMENTS / "dev.txt")
-    for lock in ("api.txt", "openai-mock.txt", "smoke.txt"):
+    for lock in ("api.txt", "openai-mock.txt", "smoke.txt", "build.txt"):
         pins = _pins(REQUIREMENTS / lock)
         different = {n: (v, dev.get(n)) for n, v in pins.items() if dev.get(n) != v}
         assert different == {}, f"{lock} and dev.txt disagree: {different}"
