@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.chart import CHART, CI_DIR, ROOT, merged_values
+from tests.support.chart import CHART, CI_DIR, ROOT, merged_values, one, render
 
 pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
@@ -93,6 +93,14 @@ def test_kind_config() -> None:
     assert config["kind"] == "Cluster"
     assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
     assert [n["role"] for n in config["nodes"]] == ["control-plane"]
+    # Its port mapping leads to the node port the chart can fix for the Service.
+    (mapping,) = config["nodes"][0]["extraPortMappings"]
+    service = one(
+        render({"service": {"type": "NodePort", "nodePort": mapping["containerPort"]}}),
+        "Service",
+        "demo-pixyproxy",
+    )
+    assert service["spec"]["ports"][0]["nodePort"] == mapping["containerPort"]
 
 
 # ------------------------------------------------------------------------------ skaffold

@@ -34,7 +34,8 @@ FULLNAME = f"{RELEASE}-pixyproxy"
 # "default" (values.yaml alone) and every ci/*.yaml file.
 CASES = ["default", *sorted(p.stem for p in CI_DIR.glob("*.yaml"))]
 
-# Kinds kubernetes-validate has no schema for (CRDs); test_chart_render checks their shape.
+# Kinds kubernetes-validate has no schema for (CRDs): test_chart_render checks their shape,
+# test_chart_crds their schemas.
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule", "HTTPRoute"}
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
 KUBE_VERSIONS = ["1.29.0", "1.33.0"]
