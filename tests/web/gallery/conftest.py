@@ -44,8 +44,11 @@ def placeholder_gallery(
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # One per module: Playwright's sync API keeps its event loop marked as running in this
+    # thread while it is started, so it must stop before the test worker goes on to tests
+    # that start an event loop of their own (anyio.run, asyncio.run).
     with chromium() as launched:
         from playwright.sync_api import expect
 
