@@ -23,17 +23,12 @@ from pixyproxy.data.changes import SharedChangeCounter
 from pixyproxy.data.database import Database
 from pixyproxy.data.generators import ImageGenerator, OpenAIGenerator, PlaceholderGenerator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
-from pixyproxy.data.images import InvalidCursor, SqlImageRepository
+from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
 from pixyproxy.service.cache import PublicImageCache
-from pixyproxy.service.images import (
-    GenerationPolicy,
-    ImageDeps,
-    InFlightLimit,
-    decode_cursor,
-    encode_cursor,
-)
+from pixyproxy.service.cursors import InvalidCursor, decode_cursor, encode_cursor
+from pixyproxy.service.images import GenerationPolicy, ImageDeps, InFlightLimit
 from pixyproxy.service.pages import PageCache
 from pixyproxy.service.private import PrivateImageService
 from pixyproxy.service.public import PublicImageService

@@ -6,8 +6,6 @@ the event loop, and no database connection is held while it runs.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import logging
 import math
@@ -50,15 +48,15 @@ from pixyproxy.core.models import (
 from pixyproxy.data.changes import ChangeCounter, LocalChangeCounter
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.idempotency import IdempotencyRepository
-from pixyproxy.data.images import ImageRepository, InvalidCursor
+from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.quotas import QuotaRepository
 from pixyproxy.data.store import ImageStore
 from pixyproxy.service.cache import ImageView, PublicImageCache
+from pixyproxy.service.cursors import InvalidCursor, decode_cursor, encode_cursor
 from pixyproxy.service.pages import DetailPage, PageCache
 
 log = logging.getLogger(__name__)
 
-_CURSOR_PREFIX = "v1:"
 # Whose idempotency keys and quota anonymous generations share (no subject can be empty).
 ANONYMOUS_OWNER = ""
 
@@ -160,6 +158,8 @@ class ImageService:
         page = await to_thread.run_sync(
             lambda: repository.list(viewer=self._viewer, filter=filter, limit=limit, after=after)
         )
+        if page.after_missing:
+            raise InvalidCursor()
         views = {guid: view for guid in page.guids if (view := cache.get(guid)) is not None}
         if missing := [guid for guid in page.guids if guid not in views]:
             records = await to_thread.run_sync(
@@ -314,20 +314,6 @@ def _new_record(request: GenerateRequest, author: str | None, image: GeneratedIm
         created_at=now,
         updated_at=now,
     )
-
-
-def encode_cursor(guid: UUID | str) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{guid}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> UUID:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        if not text.startswith(_CURSOR_PREFIX):
-            raise ValueError(text)
-        return UUID(text.removeprefix(_CURSOR_PREFIX))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidCursor() from None
 
 
 def _outcome(exc: PixyProxyException) -> str:
