@@ -15,9 +15,10 @@ import httpx
 import pytest
 
 from pixyproxy.core.settings import Settings
+from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import open_database
-from pixyproxy.data.store import ImageStore
+from pixyproxy.data.store import ORIGINAL
 from tests.support.logs import json_lines, request_lines
 from tests.support.mock_server import MockServer
 from tests.support.servers import run_pixyproxy
@@ -85,7 +86,7 @@ def test_sigterm_lets_an_in_flight_generation_finish_and_store(
     finally:
         database.close()
     assert record is not None and record.size_bytes == detail["size_bytes"]
-    assert ImageStore(storage).stat(guid).st_size == detail["size_bytes"]
+    assert FileImageStore(storage).open(guid, ORIGINAL).size_bytes == detail["size_bytes"]
 
     records = json_lines(output)
     events = [r["event"] for r in records]

@@ -12,8 +12,8 @@ from uuid import UUID
 
 import httpx
 
+from pixyproxy.data.filestore import TEMP_SUFFIX
 from pixyproxy.data.png import InvalidPng, png_dimensions
-from pixyproxy.data.store import TEMP_SUFFIX
 
 PROBLEM = "application/problem+json"
 

@@ -154,13 +154,14 @@ def _blocked_insert(mariadb: ThrowawayMariaDB, timeout_s: float = 15) -> None:
 _WRITE_A_BIG_IMAGE = """
 import sys, uuid
 from pathlib import Path
-from pixyproxy.data.store import ImageStore
-ImageStore(Path(sys.argv[1])).write(uuid.uuid4(), b"\\x89PNG" + bytes(int(sys.argv[2])))
+from pixyproxy.data.filestore import FileImageStore
+data = b"\\x89PNG" + bytes(int(sys.argv[2]))
+FileImageStore(Path(sys.argv[1])).put(uuid.uuid4(), "original", data)
 """
 
 
 def crash_during_a_store_write(store: Path) -> Path:
-    """SIGKILL a process in the middle of ``ImageStore.write``; returns the temp file it left."""
+    """SIGKILL a process in the middle of ``FileImageStore.put``; returns the temp file it left."""
     for size_mb in (64, 128, 256, 512):
         writer = subprocess.Popen(
             [sys.executable, "-c", _WRITE_A_BIG_IMAGE, str(store), str(size_mb << 20)], cwd=REPO

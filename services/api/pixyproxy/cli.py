@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pixyproxy.core.errors import ConfigurationError, PixyProxyException
 from pixyproxy.core.settings import Settings, load_settings
+from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database, schema_version
-from pixyproxy.data.store import ImageStore
 from pixyproxy.service.maintenance import DEFAULT_GRACE_S, check_storage
 from pixyproxy.web.auth import DEV_SUBJECT, MAX_SUBJECT_CHARS, mint_token, with_dev_secret
 
@@ -194,7 +194,7 @@ def _storage_check(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = check_storage(
             SqlImageRepository(database),
-            ImageStore(settings.storage_dir),
+            FileImageStore(settings.storage_dir),
             fix=args.fix,
             grace_s=args.grace,
         )

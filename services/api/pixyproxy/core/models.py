@@ -173,9 +173,23 @@ class ImageFilter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    tag: Tag | None = None
-    author: str | None = Field(default=None, min_length=1, max_length=255)
-    q: str | None = Field(default=None, min_length=1, max_length=200)
+    tag: Tag | None = Field(default=None, description="Images with this tag.")
+    author: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Images by this author."
+    )
+    q: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Text the prompt contains."
+    )
+
+
+class ImageListQuery(ImageFilter):
+    """The query of ``GET /image``: the filters, how many images, and where the page starts.
+    Other query parameters are ignored."""
+
+    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=200, description="From the previous page."
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
     checks = {
         "database": runtime.database.ping,
-        "storage": runtime.images.store.check_writable,
+        "storage": runtime.store.check_writable,
     }
     failed: dict[str, str] = {}
     for name, check in checks.items():
