@@ -23,7 +23,6 @@ from typing import IO
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
-GUNICORN_CONFIG = REPO / "services" / "api" / "gunicorn.conf.py"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 _START_ATTEMPTS = 3
@@ -181,22 +180,20 @@ def start_pixyproxy(env: Mapping[str, str], log_dir: Path, *, workers: int) -> S
 
 
 def start_baseline(
-    env: Mapping[str, str], log_dir: Path, *, workers: int, factory: str = "create_app"
+    env: Mapping[str, str], log_dir: Path, *, workers: int, factory: str = "create_fastapi_app"
 ) -> Server:
-    """A baseline app of ``bench/baseline.py`` under the same gunicorn config and workers."""
+    """A baseline app of ``bench/baseline.py`` under the same gunicorn options and workers."""
     command = [
         sys.executable,
         "-m",
-        "gunicorn",
-        "--config",
-        str(GUNICORN_CONFIG),
-        "--bind",
-        "127.0.0.1:{port}",
+        "bench.baseline",
+        factory,
+        "--port",
+        "{port}",
         "--workers",
         str(workers),
-        f"bench.baseline:{factory}()",
     ]
-    name = "baseline" if factory == "create_app" else f"baseline-{factory}"
+    name = f"baseline-{factory}"
     return start_server(name, command, env, log_dir, ready_path="/healthz", workers=workers)
 
 

@@ -88,18 +88,12 @@ def test_final_stage_numeric_user_and_exec_form(path: Path) -> None:
 def test_api_image_start_command() -> None:
     final = _final_stage(API)
     cmd = json.loads(next(rest for word, rest in final if word == "CMD"))
-    assert cmd == [
-        "gunicorn",
-        "--config",
-        "/app/gunicorn.conf.py",
-        "pixyproxy.web.app:create_app()",
-    ]
+    # The gunicorn configuration lives in the package: the image runs `pixyproxy serve`.
+    assert cmd == ["pixyproxy", "serve", "--host", "0.0.0.0", "--port", "8000"]
     env = " ".join(rest for word, rest in final if word == "ENV")
-    assert "PIXY_BIND=0.0.0.0:8000" in env
     assert "PROMETHEUS_MULTIPROC_DIR=/var/run/pixyproxy/metrics" in env
     copies = [rest for word, rest in final if word == "COPY"]
-    assert "services/api/gunicorn.conf.py /app/gunicorn.conf.py" in copies
-    assert any(c.startswith("--from=builder /opt/venv") for c in copies)
+    assert copies == ["--from=builder /opt/venv /opt/venv"]
     assert ("EXPOSE", "8000") in final
 
 

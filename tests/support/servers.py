@@ -88,8 +88,10 @@ def mock_backed_env(
 
 
 @contextlib.contextmanager
-def run_pixyproxy(env: dict[str, str], *, workers: int = 2) -> Iterator[ServerProcess]:
-    """Start ``pixyproxy serve`` on a free port and wait until ``/healthz`` answers."""
+def run_pixyproxy(
+    env: dict[str, str], *, workers: int = 2, cwd: Path = REPO
+) -> Iterator[ServerProcess]:
+    """Start ``pixyproxy serve`` on a free port and wait until ``/readyz`` answers."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
@@ -106,7 +108,7 @@ def run_pixyproxy(env: dict[str, str], *, workers: int = 2) -> Iterator[ServerPr
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **env},
-        cwd=REPO,
+        cwd=cwd,
     )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
     try:

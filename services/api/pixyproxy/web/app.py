@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from pixyproxy import __version__
-from pixyproxy.core.settings import Settings, load_settings
+from pixyproxy.core.settings import Settings
 from pixyproxy.web.limits import install_request_limits
 from pixyproxy.web.logs import configure_logging
 from pixyproxy.web.metrics import install_metrics_endpoint
@@ -22,10 +22,9 @@ from pixyproxy.web.runtime import open_runtime
 from pixyproxy.web.slashes import TrailingSlashMiddleware
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings`` as they are: the serving layer (``pixyproxy.serving``) has
     made the start-up decisions (a dev secret, the shared directories) before."""
-    settings = settings or load_settings()
     configure_logging(settings)
 
     @asynccontextmanager
