@@ -45,10 +45,6 @@ class TokenVerifier:
         self._public_key = key.get_secret_value() if key else None
         self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_refresh_s)
 
-    @property
-    def configured(self) -> bool:
-        return bool(self._secret or self._public_key or self._jwks.url)
-
     async def verify(self, token: str) -> Caller:
         if not token or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise InvalidToken()
@@ -107,7 +103,6 @@ class JwksCache:
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at: float | None = None
         self._lock = anyio.Lock()
-        self.fetches = 0
 
     async def key(self, kid: str) -> dict[str, Any] | None:
         if kid in self._keys:
@@ -122,7 +117,6 @@ class JwksCache:
 
     async def _fetch(self) -> None:
         self._fetched_at = time.monotonic()
-        self.fetches += 1
         try:
             document = await to_thread.run_sync(_download_json, self.url)
             keys = {k["kid"]: k for k in document["keys"] if isinstance(k.get("kid"), str)}
