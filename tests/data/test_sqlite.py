@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pixyproxy.core.errors import DatabaseUnavailable
-from pixyproxy.data.database import DuplicateKey
+from pixyproxy.data.database import DuplicateKey, ping
 from pixyproxy.data.sqlite import SQLiteDatabase
 
 
@@ -41,7 +41,7 @@ def test_a_writer_that_waits_too_long_for_the_lock_is_unavailable(tmp_path: Path
 def test_a_file_that_cannot_be_opened_is_unavailable(tmp_path: Path) -> None:
     database = SQLiteDatabase(str(tmp_path))  # a directory, not a database file
     with pytest.raises(DatabaseUnavailable):
-        database.ping()
+        ping(database)
     database.close()
 
 

@@ -112,10 +112,6 @@ class SQLiteDatabase:
             finally:
                 cursor.close()
 
-    def ping(self) -> None:
-        with self.reading() as cursor:
-            cursor.execute("SELECT 1")
-
     def pool_status(self) -> tuple[int, int]:
         return 0, len(self._all)
 

@@ -132,21 +132,21 @@ CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.api_route(
-    "/image/{guid}/content",
-    methods=["HEAD"],
-    response_class=FileResponse,
-    summary="The PNG's headers",
-    responses=CONTENT_RESPONSES,
-    operation_id="headImageContent",
-)
-@router.api_route(
-    "/image/{guid}/content",
-    methods=["GET"],
-    response_class=FileResponse,
-    summary="The PNG",
-    responses=CONTENT_RESPONSES,
-    operation_id="getImageContent",
-)
 async def get_image_content(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
     return content_response(request, await images_for(request, caller).content(guid))
+
+
+# GET and HEAD as two operations: each method of an OpenAPI path has its own operation id.
+for method, summary, operation_id in (
+    ("HEAD", "The PNG's headers", "headImageContent"),
+    ("GET", "The PNG", "getImageContent"),
+):
+    router.add_api_route(
+        "/image/{guid}/content",
+        get_image_content,
+        methods=[method],
+        response_class=FileResponse,
+        summary=summary,
+        responses=CONTENT_RESPONSES,
+        operation_id=operation_id,
+    )
