@@ -8,16 +8,19 @@ skipped with one reason; ``PIXY_REQUIRE_MYSQL=1`` (set by CI) turns that into a 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pymysql
 import pytest
 
 from pixyproxy.core.settings import Settings, load_settings
 from pixyproxy.data.database import Database
 from pixyproxy.data.init import migrate, open_database
+from pixyproxy.web.app import create_app
 from tests.support.mock_server import MockServer, run_mock_server
 from tests.support.mysql import (
     admin_connection,
@@ -26,6 +29,14 @@ from tests.support.mysql import (
     mysql_required,
     throwaway_database,
 )
+from tests.support.servers import (
+    ServeApi,
+    ServerProcess,
+    run_pixyproxy,
+    serve_in_thread,
+    server_env,
+)
+from tests.support.tokens import SECRET
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -134,6 +145,41 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     if backend == "mysql":
         return str(request.getfixturevalue("mysql_url"))
     return f"sqlite:///{tmp_path / 'pixyproxy.db'}"
+
+
+@pytest.fixture
+def serve_api(make_settings: Callable[..., Settings]) -> Iterator[ServeApi]:
+    """Starts the app (uvicorn in a thread, on a loopback port) with settings overrides;
+    returns an HTTP client bound to it."""
+    with ExitStack() as stack:
+
+        def serve(**overrides: object) -> httpx.Client:
+            base_url = stack.enter_context(serve_in_thread(create_app(make_settings(**overrides))))
+            return stack.enter_context(httpx.Client(base_url=base_url, timeout=30))
+
+        yield serve
+
+
+@pytest.fixture
+def mysql_server(
+    mysql_database: Database, mysql_url: str, openai_mock: MockServer, tmp_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Starts ``pixyproxy serve`` (two workers) on the MariaDB test database, generating
+    through the OpenAI mock, tokens signed with ``tests.support.tokens.SECRET``; settings
+    overrides by field name."""
+    with ExitStack() as stack:
+
+        def start(**settings: object) -> ServerProcess:
+            env = server_env(
+                database_url=mysql_url,
+                storage_dir=tmp_path / "images",
+                mock=openai_mock,
+                jwt_secret=SECRET,
+                **settings,
+            )
+            return stack.enter_context(run_pixyproxy(env, workers=2))
+
+        yield start
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chart.chartlib import ROOT
+from tests.support.chart import ROOT
 
 API = ROOT / "services" / "api" / "Dockerfile"
 MOCK = ROOT / "services" / "openai-mock" / "Dockerfile"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.chart.chartlib import api_deployment, pod_template, render
+from tests.support.chart import api_deployment, pod_template, render
 
 helm_python = pytest.importorskip("helm_python")
 

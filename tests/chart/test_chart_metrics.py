@@ -6,15 +6,16 @@ import json
 
 import pytest
 
-from tests.chart.chartlib import (
+from tests.support.chart import (
     ALLOWED_METRICS,
-    DASHBOARD,
     FULLNAME,
     GENERATION_OUTCOMES,
     HTTP_DURATION_BUCKETS,
     NAMESPACE,
     SERVICE_METRICS,
     UPSTREAM_ERROR_KINDS,
+    all_exprs,
+    dashboard,
     dashboard_exprs,
     label_matchers,
     metric_names,
@@ -25,14 +26,6 @@ from tests.chart.chartlib import (
 )
 
 pytest.importorskip("helm_python")
-
-
-def _dashboard() -> dict:
-    return json.loads(DASHBOARD.read_text())
-
-
-def _all_exprs() -> list[str]:
-    return dashboard_exprs(_dashboard()) + rule_exprs(render_case("monitoring-values"))
 
 
 # ----------------------------------------------------------------- the extraction helper
@@ -76,18 +69,18 @@ def test_label_matchers() -> None:
 
 
 def test_dashboard_and_rules_have_expressions() -> None:
-    assert len(dashboard_exprs(_dashboard())) >= 15
+    assert len(dashboard_exprs(dashboard())) >= 15
     assert len(rule_exprs(render_case("monitoring-values"))) >= 8
 
 
 def test_only_exported_metrics_are_used() -> None:
-    used = set().union(*(metric_names(e) for e in _all_exprs()))
+    used = set().union(*(metric_names(e) for e in all_exprs()))
     assert used - ALLOWED_METRICS == set()
 
 
 def test_key_series_are_shown() -> None:
     """The dashboard covers every family the service exports, and pods up."""
-    used = set().union(*(metric_names(e) for e in dashboard_exprs(_dashboard())))
+    used = set().union(*(metric_names(e) for e in dashboard_exprs(dashboard())))
     families = {
         name.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count")
         for name in SERVICE_METRICS
@@ -98,7 +91,7 @@ def test_key_series_are_shown() -> None:
 
 
 def test_label_values_are_real() -> None:
-    for expr in _all_exprs():
+    for expr in all_exprs():
         for label, op, value in label_matchers(expr):
             if "$" in value:
                 continue  # Grafana variable
@@ -145,7 +138,7 @@ def test_burn_rate_thresholds() -> None:
 
 
 def test_dashboard_structure() -> None:
-    dash = _dashboard()
+    dash = dashboard()
     assert dash["uid"] == "pixyproxy"
     variables = {v["name"]: v for v in dash["templating"]["list"]}
     assert variables["datasource"]["type"] == "datasource"
@@ -181,7 +174,7 @@ def test_dashboard_configmap() -> None:
     cm = one(render_case("monitoring-values"), "ConfigMap", f"{FULLNAME}-dashboard")
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["metadata"]["annotations"]["grafana_folder"] == "PixyProxy"
-    assert json.loads(cm["data"]["pixyproxy.json"]) == _dashboard()
+    assert json.loads(cm["data"]["pixyproxy.json"]) == dashboard()
 
 
 def test_dashboard_label_is_configurable() -> None:

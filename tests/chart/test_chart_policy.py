@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.chartlib import (
+from tests.support.chart import (
     CASES,
     FULLNAME,
     NAMESPACE,

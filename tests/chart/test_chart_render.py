@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.chart.chartlib import (
+from tests.support.chart import (
     CASES,
     CRD_KINDS,
     FULLNAME,
@@ -37,7 +37,7 @@ def test_renders(case: str) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_lint_strict(case: str) -> None:
-    from tests.chart.chartlib import CHART
+    from tests.support.chart import CHART
 
     report = helm_python.lint(str(CHART), load_values(case), strict=True, namespace=NAMESPACE)
     assert report["errors"] == []

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.chartlib import CHART, CI_DIR, ROOT, merged_values
+from tests.support.chart import CHART, CI_DIR, ROOT, merged_values
 
 pytest.importorskip("helm_python")
 kubernetes_validate = pytest.importorskip("kubernetes_validate")

@@ -4,21 +4,17 @@ service runs under gunicorn against MariaDB and the OpenAI mock, gets traffic, i
 from __future__ import annotations
 
 import re
-import time
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
-from jose import jwt
 
-from tests.chart.chartlib import PROMETHEUS_SERIES, metric_names
-from tests.chart.test_chart_metrics import _all_exprs
-from tests.support.mock_server import MockServer
-from tests.support.servers import mock_backed_env, run_pixyproxy
+from tests.support.chart import PROMETHEUS_SERIES, all_exprs, metric_names
+from tests.support.servers import ServerProcess
+from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 
-SECRET = "m" * 40
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", re.MULTILINE)
 
 
@@ -32,22 +28,10 @@ def test_exported_series_parser() -> None:
 
 
 def test_dashboard_and_alerts_use_only_exported_series(
-    mysql_database: object, mysql_url: str, openai_mock: MockServer, tmp_path: Path
+    mysql_server: Callable[..., ServerProcess],
 ) -> None:
-    env = mock_backed_env(
-        database_url=mysql_url,
-        storage_dir=tmp_path / "images",
-        openai_base_url=openai_mock.base_url,
-        jwt_secret=SECRET,
-        openai_max_retries="0",
-        log_level="warning",
-    )
-    claims = {"sub": "grafana", "aud": "pixyproxy", "exp": int(time.time()) + 600}
-    headers = {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
-    with (
-        run_pixyproxy(env, workers=2) as server,
-        httpx.Client(base_url=server.url, headers=headers, timeout=30) as api,
-    ):
+    server = mysql_server(openai_max_retries=0, log_level="warning")
+    with httpx.Client(base_url=server.url, headers=bearer("grafana"), timeout=30) as api:
         created = api.post("/image", json={"prompt": "a dashboard"})
         assert created.status_code == 200
         assert api.post("/image", json={"prompt": "[mock:server_error] x"}).status_code == 502
@@ -56,6 +40,6 @@ def test_dashboard_and_alerts_use_only_exported_series(
         assert api.get("/image/00000000-0000-4000-8000-000000000000").status_code == 404
         exported = exported_series(api.get("/metrics").text)
 
-    used = set().union(*(metric_names(expr) for expr in _all_exprs())) - PROMETHEUS_SERIES
+    used = set().union(*(metric_names(expr) for expr in all_exprs())) - PROMETHEUS_SERIES
     assert used, "the dashboard and rules query nothing?"
     assert used - exported == set(), f"queried but not exported: {sorted(used - exported)}"

@@ -4,7 +4,6 @@ cannot be opened is ``DatabaseUnavailable`` (503), a duplicate key is ``Duplicat
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,28 +11,20 @@ import pytest
 from pixyproxy.core.errors import DatabaseUnavailable
 from pixyproxy.data.database import DuplicateKey, ping
 from pixyproxy.data.sqlite import SQLiteDatabase
+from tests.support.threads import held_elsewhere
 
 
 def test_a_writer_that_waits_too_long_for_the_lock_is_unavailable(tmp_path: Path) -> None:
     path = str(tmp_path / "db.sqlite")
     holder, waiter = SQLiteDatabase(path), SQLiteDatabase(path, busy_timeout_s=0.1)
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_write_lock() -> None:
-        with holder.writing() as cursor:
-            cursor.execute("CREATE TABLE t (k INTEGER PRIMARY KEY)")
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=hold_the_write_lock)
-    thread.start()
     try:
-        assert held.wait(10)
-        with pytest.raises(DatabaseUnavailable), waiter.writing() as cursor:
+        with (
+            held_elsewhere(holder.writing),  # the write lock
+            pytest.raises(DatabaseUnavailable),
+            waiter.writing() as cursor,
+        ):
             cursor.execute("SELECT 1")
     finally:
-        release.set()
-        thread.join(10)
         holder.close()
         waiter.close()
 

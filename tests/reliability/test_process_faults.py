@@ -15,17 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.faults import (
-    Traffic,
-    check_png_file,
-    children,
-    final_pngs,
-    service_env,
-    temp_files,
-    wait_for_workers,
-)
-from tests.reliability.throwaway_mariadb import ThrowawayMariaDB
-from tests.support.servers import REPO, run_pixyproxy
+from tests.support.mariadb import ThrowawayMariaDB
+from tests.support.procs import children, wait_for_workers
+from tests.support.servers import REPO, anonymous_server_env, run_pixyproxy
+from tests.support.stored import check_png_file, final_pngs, temp_files
+from tests.support.traffic import Traffic
 
 pytestmark = pytest.mark.mysql
 
@@ -79,10 +73,10 @@ def storage_check(env: dict[str, str], *args: str) -> subprocess.CompletedProces
 @pytest.fixture
 def env(mariadb: ThrowawayMariaDB, fault_database: str, tmp_path: Path) -> dict[str, str]:
     """Placeholder images: about 150 KB each, written and fsynced for real."""
-    return service_env(
+    return anonymous_server_env(
         database_url=mariadb.url(fault_database),
         storage_dir=tmp_path / "images",
-        pixy_db_connect_timeout_s=2,
+        db_connect_timeout_s=2,
     )
 
 

@@ -19,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support.servers import serve_in_thread
-from tests.web.conftest import ServeApi
+from tests.support.servers import ServeApi, serve_in_thread
 
 SECRET = "s3cret-" + "x" * 40
 ISSUER = "https://login.example.com"

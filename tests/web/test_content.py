@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pixyproxy.core.errors import InvalidRange, RangeNotSatisfiableError
 from pixyproxy.web.content import byte_ranges
-from tests.web.conftest import ServeApi
+from tests.support.servers import ServeApi
 
 PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
 NUMBER = st.one_of(

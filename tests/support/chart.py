@@ -267,3 +267,14 @@ def api_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def api_config(docs: list[dict[str, Any]]) -> dict[str, str]:
     return one(docs, "ConfigMap", FULLNAME)["data"]
+
+
+def dashboard() -> dict[str, Any]:
+    """The Grafana dashboard the chart ships."""
+    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return loaded
+
+
+def all_exprs() -> list[str]:
+    """Every PromQL expression of the dashboard and of the alert rules."""
+    return dashboard_exprs(dashboard()) + rule_exprs(render_case("monitoring-values"))
