@@ -2,9 +2,9 @@
 
 They are ``async def`` although most do not await: FastAPI runs plain ``def`` dependencies
 in the threadpool, a thread hop per dependency per request for what is an attribute
-lookup. The image routes declare two (the logging dependency and the caller) and build
-their service from the caller themselves: every dependency FastAPI solves costs each
-request as much as reading a cached image does.
+lookup. The image routes declare two (the logging dependency and the caller) and take
+the use cases for the caller themselves (``images_for``): every dependency FastAPI solves
+costs each request as much as reading a cached image does.
 """
 
 from __future__ import annotations
