@@ -137,9 +137,10 @@ async def get_image_content(guid: UUID, request: Request, caller: OptionalCaller
 
 
 # GET and HEAD as two operations: each method of an OpenAPI path has its own operation id.
+# GET first: it is the one the content scenario sends, and routes are tried in order.
 for method, summary, operation_id in (
-    ("HEAD", "The PNG's headers", "headImageContent"),
     ("GET", "The PNG", "getImageContent"),
+    ("HEAD", "The PNG's headers", "headImageContent"),
 ):
     router.add_api_route(
         "/image/{guid}/content",
