@@ -5,7 +5,7 @@ version changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,12 @@ from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS
 from pixyproxy.data.sqlite import SQLiteDatabase
 
 _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+
+# What one dialect has and the other spells differently or not at all, named here so the
+# comparison leaves it out: a MySQL FULLTEXT index as (table, index name), SQLite's FTS5
+# tables (and their shadow tables) by name. Collations are not compared at all.
+MYSQL_ONLY_INDEXES: set[tuple[str, str]] = set()
+SQLITE_ONLY_TABLES: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,12 @@ def test_both_dialects_migrate_to_the_same_schema(
     sqlite_database: Database, mysql_database: Database
 ) -> None:
     sqlite, mysql = shape(sqlite_database), shape(mysql_database)
+    for name in SQLITE_ONLY_TABLES:
+        del sqlite[name]
+    for table, index in MYSQL_ONLY_INDEXES:
+        shown = mysql[table]
+        kept = frozenset(entry for entry in shown.indexes if entry[0] != index)
+        mysql[table] = replace(shown, indexes=kept)
     assert sorted(sqlite) == sorted(mysql)
     for table in sqlite:
         assert sqlite[table] == mysql[table], table

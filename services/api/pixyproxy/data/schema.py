@@ -3,8 +3,9 @@
 Each migration holds its statements for both dialects side by side, so one cannot gain a
 migration the other lacks; ``tests/data/test_schema.py`` checks that the two resulting
 schemas have the same tables, columns, keys and indexes, and that every field of a record
-(``core/models.py``) is a column. What only one dialect has (a MySQL collation, a SQLite
-FTS5 table) is written in that dialect's statements and named in that test.
+(``core/models.py``) is a column. What only one dialect has (a MySQL collation, a FULLTEXT
+index, a SQLite FTS5 table) is written in that dialect's statements, and the index or the
+tables are named in that test's MYSQL_ONLY_INDEXES / SQLITE_ONLY_TABLES.
 
 A migration is never edited once released; changes come as a new number. ``images`` keeps
 the column names of the brief (id, guid, filename, prompt, created_at, updated_at).
