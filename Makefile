@@ -59,7 +59,7 @@ bench: install ## benchmark against bare baselines (needs wrk and MariaDB; ~4 mi
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
 
 soak: install ## 60 s of mixed traffic against pixyproxy serve on MariaDB; fails on any error, p99 or RSS growth
-	$(PYTHON) scripts/soak.py --wait-quiet 300 $(SOAK_ARGS)
+	$(PYTHON) -m scripts.soak --wait-quiet 300 $(SOAK_ARGS)
 
 fuzz: install ## fuzz every operation of the OpenAPI document (PIXY_FUZZ_EXAMPLES per operation, default 200)
 	PIXY_FUZZ_EXAMPLES=$${PIXY_FUZZ_EXAMPLES:-200} $(PYTHON) -m pytest tests/e2e/test_fuzz_openapi.py -v -s

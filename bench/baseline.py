@@ -1,8 +1,8 @@
 """The baselines the bench compares PixyProxy against, each served under the same gunicorn
-config and worker count as PixyProxy:
+options (``pixyproxy.serving.gunicorn_conf.base_options``) and worker count as PixyProxy:
 
-    PIXY_WORKERS=2 BENCH_BASELINE_FILE=/path/to/1mb.png python -m gunicorn \\
-        --config services/api/gunicorn.conf.py 'bench.baseline:create_fastapi_app()'
+    BENCH_BASELINE_FILE=/path/to/1mb.png python -m bench.baseline create_fastapi_app \\
+        --port 8001 --workers 2
 
 ``create_fastapi_app()`` (what the targets compare with by default): a minimal FastAPI app, one
 route per scenario, no middleware and no dependencies. ``GET /image/{guid}`` returns one fixed
@@ -17,6 +17,7 @@ Both answer ``GET /healthz``. Neither touches a database or validates anything.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -141,3 +142,26 @@ def create_fastapi_app(file: Path | None = None) -> Any:
         return {"status": "ok"}
 
     return app
+
+
+FACTORIES = {"create_fastapi_app": create_fastapi_app, "create_asgi_app": create_asgi_app}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one baseline under PixyProxy's gunicorn options until stopped."""
+    from pixyproxy.core.settings import load_settings
+    from pixyproxy.serving.gunicorn_conf import base_options
+    from pixyproxy.serving.server import GunicornServer
+
+    parser = argparse.ArgumentParser(prog="python -m bench.baseline")
+    parser.add_argument("factory", choices=sorted(FACTORIES))
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, required=True)
+    args = parser.parse_args(argv)
+    options = base_options(load_settings(), bind=f"{args.host}:{args.port}", workers=args.workers)
+    GunicornServer(FACTORIES[args.factory], options).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -151,29 +151,9 @@ class WrkRun:
             self._process.wait(timeout=10)
         self._script.unlink(missing_ok=True)
 
-
-def run_wrk(
-    url: str,
-    script: str,
-    script_args: list[str],
-    *,
-    duration_s: float,
-    connections: int,
-    threads: int,
-    timeout_s: float,
-    work_dir: Path,
-) -> LoadResult:
-    run = WrkRun(
-        url,
-        script,
-        script_args,
-        duration_s=duration_s,
-        connections=connections,
-        threads=threads,
-        timeout_s=timeout_s,
-        work_dir=work_dir,
-    )
-    try:
-        return run.wait()
-    finally:
-        run.stop()
+    def finish(self) -> LoadResult:
+        """``wait()``, and the process is gone afterwards whatever happened."""
+        try:
+            return self.wait()
+        finally:
+            self.stop()

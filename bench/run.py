@@ -29,10 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from jose import jwt
 
 from bench import report
-from bench.loadgen import LoadError, LoadResult, WrkRun, run_wrk, wrk_path
+from bench.loadgen import LoadError, LoadResult, WrkRun, wrk_path
 from bench.profile import Recording, summarize
 from bench.seed import DEFAULT_MYSQL_URL, MySQLTarget, Seeded, SeedError, remove_generated, seed
 from bench.servers import (
@@ -45,6 +44,8 @@ from bench.servers import (
     start_mock,
     start_pixyproxy,
 )
+from tests.support import tokens
+from tests.support.procs import CpuTimes, busy_share, cpu_seconds, pids_named
 
 ALL_SCENARIOS = (1, 2, 3, 4, 5)
 LIST_LIMIT = 50
@@ -210,31 +211,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
 # --- the machine -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CpuTimes:
-    """Jiffies of all CPUs from /proc/stat (guest time is already inside user time)."""
-
-    busy: int  # user, nice, system, irq, softirq
-    interrupts: int  # irq and softirq: loopback networking is mostly softirq
-    steal: int  # taken by the hypervisor
-    total: int
-
-    @classmethod
-    def now(cls) -> CpuTimes:
-        with open("/proc/stat") as stat:
-            values = [int(v) for v in stat.readline().split()[1:9]]
-        values += [0] * (8 - len(values))
-        user, nice, system, idle, iowait, irq, softirq, steal = values
-        busy = user + nice + system + irq + softirq
-        return cls(busy, irq + softirq, steal, busy + idle + iowait + steal)
-
-
 def cpu_busy_pct(seconds: float = 2.0) -> float:
     """How busy the whole machine is, sampled over ``seconds`` (before the bench loads it)."""
-    before = CpuTimes.now()
-    time.sleep(seconds)
-    after = CpuTimes.now()
-    return round(100 * (after.busy - before.busy) / max(1, after.total - before.total), 1)
+    return round(100 * busy_share(seconds), 1)
 
 
 def _loadavg() -> list[float]:
@@ -274,28 +253,9 @@ def _git() -> dict[str, Any]:
     return {"commit": run("rev-parse", "HEAD"), "dirty": bool(run("status", "--porcelain"))}
 
 
-def _process_cpu_s(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    values = fields[fields.rfind(")") + 2 :].split()
-    return (int(values[11]) + int(values[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _pids_named(*names: str) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            with contextlib.suppress(OSError):
-                if Path(f"/proc/{entry}/comm").read_text().strip() in names:
-                    found.append(int(entry))
-    return found
-
-
 def _cores(pids: list[int], before_s: float, elapsed_s: float) -> float:
     """Cores used on average by ``pids`` since ``before_s`` CPU seconds (0 if they are gone)."""
-    return max(0.0, round((sum(_process_cpu_s(p) for p in pids) - before_s) / elapsed_s, 2))
+    return max(0.0, round((sum(cpu_seconds(p) for p in pids) - before_s) / elapsed_s, 2))
 
 
 def _children_cpu_s() -> float:
@@ -310,11 +270,11 @@ def cpu_split(workers: list[int], into: dict[str, Any]) -> Iterator[None]:
     networking), and what is left: other processes on the machine (other people's work,
     which skews the figures); plus what the hypervisor took (steal).
     """
-    database = _pids_named("mariadbd", "mysqld")
+    database = pids_named("mariadbd", "mysqld")
     before = CpuTimes.now()
-    workers_each0 = [_process_cpu_s(pid) for pid in workers]
+    workers_each0 = [cpu_seconds(pid) for pid in workers]
     workers0 = sum(workers_each0)
-    database0 = sum(_process_cpu_s(pid) for pid in database)
+    database0 = sum(cpu_seconds(pid) for pid in database)
     children0 = _children_cpu_s()
     started = time.monotonic()
     yield
@@ -352,13 +312,6 @@ def cpu_split(workers: list[int], into: dict[str, Any]) -> Iterator[None]:
 def unbalanced(cores_each: list[float]) -> bool:
     """Whether one worker did most of a scenario's work while another stood by."""
     return len(cores_each) > 1 and min(cores_each) < UNBALANCED_SHARE * max(cores_each)
-
-
-def mint_token(secret: str, subject: str = BENCH_SUBJECT, ttl_s: int = 3600) -> str:
-    now = int(time.time())
-    claims = {"sub": subject, "aud": JWT_AUDIENCE, "iat": now, "exp": now + ttl_s}
-    token: str = jwt.encode(claims, secret, algorithm="HS256")
-    return token
 
 
 def write_paths(path: Path, lines: list[str]) -> Path:
@@ -431,16 +384,7 @@ class Runner:
     ) -> LoadResult:
         options = self.options
         if options.warmup_s >= 1:
-            run_wrk(
-                server.url,
-                "get.lua",
-                [str(paths)],
-                duration_s=options.warmup_s,
-                connections=options.connections,
-                threads=options.threads,
-                timeout_s=10,
-                work_dir=options.work_dir,
-            )
+            self._get_load(server, paths, options.warmup_s).finish()
         print(f"bench: {name}: {options.duration_s:g} s against {server.name}", flush=True)
         result, cpu, recording = self._measure(name, server, paths, profile=profile)
         if unbalanced(cpu["workers_each_cores"]):
@@ -468,6 +412,20 @@ class Runner:
         self.results["scenarios"][name] = result.as_dict()
         return result
 
+    def _get_load(self, server: Server, paths: Path, duration_s: float) -> WrkRun:
+        """wrk sending GETs of the paths in ``paths`` with the run's connections."""
+        options = self.options
+        return WrkRun(
+            server.url,
+            "get.lua",
+            [str(paths)],
+            duration_s=duration_s,
+            connections=options.connections,
+            threads=options.threads,
+            timeout_s=10,
+            work_dir=options.work_dir,
+        )
+
     def _measure(
         self, name: str, server: Server, paths: Path, *, profile: bool
     ) -> tuple[LoadResult, dict[str, Any], Recording | None]:
@@ -477,16 +435,7 @@ class Runner:
         run: WrkRun | None = None
         try:
             with cpu_split(server.workers(), cpu):
-                run = WrkRun(
-                    server.url,
-                    "get.lua",
-                    [str(paths)],
-                    duration_s=options.duration_s,
-                    connections=options.connections,
-                    threads=options.threads,
-                    timeout_s=10,
-                    work_dir=options.work_dir,
-                )
+                run = self._get_load(server, paths, options.duration_s)
                 if profile:
                     recording = Recording(
                         server.workers(),
@@ -562,7 +511,7 @@ class Runner:
             self.paths_dir / "content.txt", [f"/image/{g}/content" for g in guids]
         )
         secret = secrets.token_urlsafe(32)
-        token = mint_token(secret)
+        token = tokens.token(BENCH_SUBJECT, secret, ttl_s=3600)
         base_env = {
             "PIXY_ENV": "dev",
             "PIXY_WORKERS": str(options.workers),
@@ -744,16 +693,7 @@ class Runner:
             with cpu_split(server.workers(), cpu):
                 if 5 in options.scenarios:
                     time.sleep(lead)
-                    detail = WrkRun(
-                        server.url,
-                        "get.lua",
-                        [str(detail_paths)],
-                        duration_s=during,
-                        connections=options.connections,
-                        threads=options.threads,
-                        timeout_s=10,
-                        work_dir=options.work_dir,
-                    )
+                    detail = self._get_load(server, detail_paths, during)
                 detail_result = detail.wait() if detail is not None else None
                 generate_result = generate.wait()
         finally:

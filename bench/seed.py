@@ -13,9 +13,7 @@ import json
 import os
 import random
 import shutil
-import struct
 import time
-import zlib
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ import pymysql
 
 from pixyproxy.core.settings import load_settings
 from pixyproxy.data.init import migrate, open_database
+from tests.support.png import rgb_png
 
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pixyproxy_bench"
 SEED_MODEL = "bench-seed"
@@ -140,31 +139,16 @@ class Seeded:
 # --- PNG sources -----------------------------------------------------------------------------
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data))
-        + kind
-        + data
-        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
-
-
 def noise_png(side: int = PNG_SIDE, noise_rows: int = NOISE_ROWS) -> bytes:
     """A ``side`` x ``side`` RGB PNG: random noise on top (incompressible), a gradient below."""
     rows = []
     for y in range(side):
         if y < noise_rows:
-            rows.append(b"\x00" + os.urandom(side * 3))
+            rows.append(os.urandom(side * 3))
         else:
             shade = y * 255 // side
-            rows.append(b"\x00" + bytes((shade, 255 - shade, 128)) * side)
-    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(b"".join(rows), 1))
-        + _chunk(b"IEND", b"")
-    )
+            rows.append(bytes((shade, 255 - shade, 128)) * side)
+    return rgb_png(side, rows, level=1)
 
 
 def make_sources(directory: Path, count: int = SOURCE_COUNT) -> list[SourcePng]:

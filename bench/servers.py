@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,8 +21,12 @@ from typing import IO
 
 import httpx
 
+from tests.support.mock_server import mock_command
+from tests.support.ports import free_port
+from tests.support.procs import children, memory
+from tests.support.servers import serve_command
+
 REPO = Path(__file__).resolve().parents[1]
-GUNICORN_CONFIG = REPO / "services" / "api" / "gunicorn.conf.py"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 _START_ATTEMPTS = 3
@@ -31,12 +34,6 @@ _START_ATTEMPTS = 3
 
 class ServerError(RuntimeError):
     """A server did not start, or died."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def clean_environment(extra: Mapping[str, str]) -> dict[str, str]:
@@ -80,7 +77,7 @@ class Server:
             return ""
 
     def workers(self) -> list[int]:
-        return children_of(self.pid)
+        return children(self.pid)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -147,94 +144,34 @@ def start_server(
 
 
 def start_mock(env: Mapping[str, str], log_dir: Path, *, delay_s: float) -> Server:
-    command = [
-        sys.executable,
-        "-m",
-        "openai_mock",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--delay",
-        str(delay_s),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    command = mock_command("{port}", delay_s=delay_s, access_log=False)
     return start_server("openai-mock", command, env, log_dir, ready_path="/healthz")
 
 
 def start_pixyproxy(env: Mapping[str, str], log_dir: Path, *, workers: int) -> Server:
+    command = serve_command("{port}", workers=workers)
+    return start_server("pixyproxy", command, env, log_dir, ready_path="/readyz", workers=workers)
+
+
+def start_baseline(
+    env: Mapping[str, str], log_dir: Path, *, workers: int, factory: str = "create_fastapi_app"
+) -> Server:
+    """A baseline app of ``bench/baseline.py`` under the same gunicorn options and workers."""
     command = [
         sys.executable,
         "-m",
-        "pixyproxy",
-        "serve",
-        "--host",
-        "127.0.0.1",
+        "bench.baseline",
+        factory,
         "--port",
         "{port}",
         "--workers",
         str(workers),
     ]
-    return start_server("pixyproxy", command, env, log_dir, ready_path="/readyz", workers=workers)
-
-
-def start_baseline(
-    env: Mapping[str, str], log_dir: Path, *, workers: int, factory: str = "create_app"
-) -> Server:
-    """A baseline app of ``bench/baseline.py`` under the same gunicorn config and workers."""
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        str(GUNICORN_CONFIG),
-        "--bind",
-        "127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        f"bench.baseline:{factory}()",
-    ]
-    name = "baseline" if factory == "create_app" else f"baseline-{factory}"
+    name = f"baseline-{factory}"
     return start_server(name, command, env, log_dir, ready_path="/healthz", workers=workers)
 
 
 # --- processes and memory ---------------------------------------------------------------------
-
-
-def children_of(parent: int) -> list[int]:
-    """Pids whose parent is ``parent`` (the gunicorn workers of a master)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and fields[1] == str(parent):
-            found.append(int(entry))
-    return sorted(found)
-
-
-def memory_kb(pid: int) -> tuple[int, int] | None:
-    """(VmRSS, VmHWM) of ``pid`` in kB, or None once it is gone."""
-    rss = hwm = None
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("VmHWM:"):
-                    hwm = int(line.split()[1])
-    except OSError:
-        return None
-    if rss is None or hwm is None:
-        return None
-    return rss, hwm
 
 
 @dataclass
@@ -275,14 +212,14 @@ class MemoryWatch:
         with self._lock:
             masters = dict(self._masters)
         for label, master in masters.items():
-            for pid in children_of(master):
-                memory = memory_kb(pid)
-                if memory is None:
+            for pid in children(master):
+                resident = memory(pid)
+                if resident is None:
                     continue
                 with self._lock:
                     entry = self.workers[label].setdefault(pid, WorkerMemory(pid))
-                    entry.peak_rss_kb = max(entry.peak_rss_kb, memory[0])
-                    entry.hwm_kb = max(entry.hwm_kb, memory[1])
+                    entry.peak_rss_kb = max(entry.peak_rss_kb, resident.rss_kib)
+                    entry.hwm_kb = max(entry.hwm_kb, resident.hwm_kib)
                     entry.samples += 1
 
     def _loop(self) -> None:

@@ -11,8 +11,8 @@ at the start and the end of the measured window. Exits 1 when a bound is broken 
 error, RSS growth of 10 % or more, a p99 over its bound, or a load generator that could
 not keep the rate), 2 when the set-up fails.
 
-    python scripts/soak.py                      # the defaults of `make soak`
-    python scripts/soak.py --duration 10 --json soak.json
+    python -m scripts.soak                      # the defaults of `make soak`
+    python -m scripts.soak --duration 10 --json soak.json
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,10 +34,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 import pymysql
+
+from tests.support.mock_server import mock_command
+from tests.support.mysql import admin_connection, describe_error
+from tests.support.mysql import throwaway_database as database_on
+from tests.support.ports import free_port
+from tests.support.procs import CpuTimes, busy_share, children, cpu_jiffies, memory, pids_named
+from tests.support.servers import serve_command, server_env
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pixyproxy_soak"
@@ -53,12 +59,6 @@ class SetupFailed(Exception):
 
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_http(url: str, process: subprocess.Popen[bytes], what: str, timeout_s: float = 60) -> None:
@@ -84,57 +84,11 @@ def stop(process: subprocess.Popen[bytes] | None, timeout_s: float = 30) -> None
         process.wait(timeout=10)
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            if int(text[text.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(stat.parent.name))
-    return sorted(found)
-
-
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise SetupFailed(f"no VmRSS for {pid}")
-
-
-def machine_busy_jiffies() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    total = sum(fields[:8])  # guest time is already inside user time
-    return total - idle, total
-
-
-def process_jiffies(pids: list[int]) -> int:
-    """utime + stime of these processes (those that still exist)."""
-    used = 0
-    for pid in pids:
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = Path(f"/proc/{pid}/stat").read_text()
-            fields = text[text.rindex(")") + 2 :].split()
-            used += int(fields[11]) + int(fields[12])
-    return used
-
-
-def database_server_pids() -> list[int]:
-    """A local MariaDB/MySQL server works for the soak too: its CPU counts as ours."""
-    found = []
-    for comm in Path("/proc").glob("[0-9]*/comm"):
-        with contextlib.suppress(OSError):
-            if comm.read_text().strip() in ("mariadbd", "mysqld"):
-                found.append(int(comm.parent.name))
-    return found
-
-
-def busy_share(seconds: float = 2.0) -> float:
-    busy0, total0 = machine_busy_jiffies()
-    time.sleep(seconds)
-    busy1, total1 = machine_busy_jiffies()
-    return (busy1 - busy0) / max(1, total1 - total0)
+    resident = memory(pid)
+    if resident is None:
+        raise SetupFailed(f"worker {pid} is gone")
+    return resident.rss_kib
 
 
 def wait_quiet(limit_s: float, threshold: float = 0.15) -> float:
@@ -151,26 +105,15 @@ def wait_quiet(limit_s: float, threshold: float = 0.15) -> float:
 @contextlib.contextmanager
 def throwaway_database(base_url: str) -> Iterator[str]:
     """A fresh database on the server of ``base_url``; dropped afterwards."""
-    parts = urlsplit(base_url)
-    name = f"{parts.path.lstrip('/') or 'pixyproxy_soak'}_{secrets.token_hex(4)}"
     try:
-        admin = pymysql.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=parts.username or "root",
-            password=parts.password or "",
-            connect_timeout=5,
-            autocommit=True,
-        )
+        admin = admin_connection(base_url, connect_timeout_s=5)
     except pymysql.err.MySQLError as exc:
-        raise SetupFailed(f"MySQL/MariaDB not reachable at {parts.hostname}: {exc}") from None
+        host = urlsplit(base_url).hostname
+        raise SetupFailed(f"MySQL/MariaDB not reachable at {host}: {describe_error(exc)}") from None
     try:
-        with admin.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        yield urlunsplit(parts._replace(path=f"/{name}"))
+        with database_on(admin, base_url) as url:
+            yield url
     finally:
-        with contextlib.suppress(pymysql.err.MySQLError), admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
 
 
@@ -382,20 +325,20 @@ async def drive(url: str, args: argparse.Namespace, master_pid: int, run: Run) -
         workers = children(master_pid)
         rss_start = {pid: rss_kib(pid) for pid in workers}
         ours = [os.getpid(), master_pid, *workers, *args.other_pids]
-        machine0, ours0 = machine_busy_jiffies(), process_jiffies(ours)
+        machine0, ours0 = CpuTimes.now(), sum(map(cpu_jiffies, ours))
         print(f"measuring: {args.duration:g}s", file=sys.stderr)
         started = time.monotonic()
         await schedule(pool, run, seconds=args.duration, measured=True, **rates)
         elapsed = time.monotonic() - started
         workers_end = children(master_pid)
         rss_end = {pid: rss_kib(pid) for pid in workers_end}
-        machine1, ours1 = machine_busy_jiffies(), process_jiffies(ours)
+        machine1, ours1 = CpuTimes.now(), sum(map(cpu_jiffies, ours))
     finally:
         await pool.close()
-    capacity = max(1, machine1[1] - machine0[1])
+    capacity = max(1, machine1.total - machine0.total)
     return {
         "cpu_share_ours": (ours1 - ours0) / capacity,
-        "cpu_share_others": max(0, (machine1[0] - machine0[0]) - (ours1 - ours0)) / capacity,
+        "cpu_share_others": max(0, (machine1.busy - machine0.busy) - (ours1 - ours0)) / capacity,
         "elapsed_s": elapsed,
         "workers_start": workers,
         "workers_end": workers_end,
@@ -547,37 +490,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with throwaway_database(args.mysql_url) as database_url:
             mock_port, port = free_port(), free_port()
-            env = {
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join(
-                    filter(None, [str(REPO / "services/openai-mock"), os.environ.get("PYTHONPATH")])
-                ),
-            }
             mock = subprocess.Popen(
-                [sys.executable, "-m", "openai_mock", "--host", "127.0.0.1", "--port",
-                 str(mock_port), "--delay", str(args.mock_delay), "--log-level", "warning"],
-                stdout=logs[0], stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
+                mock_command(mock_port, delay_s=args.mock_delay),
+                stdout=logs[0],
+                stderr=subprocess.STDOUT,
+            )
             wait_http(f"http://127.0.0.1:{mock_port}/healthz", mock, "the OpenAI mock")
-            env |= {
-                "PIXY_ENV": "dev",
-                "PIXY_DATABASE_URL": database_url,
-                "PIXY_STORAGE_DIR": str(workdir / "images"),
-                "PIXY_IMAGE_PROVIDER": "openai",
-                "OPENAI_API_KEY": "sk-soak",
-                "OPENAI_BASE_URL": f"http://127.0.0.1:{mock_port}/v1",
-                "PIXY_ANONYMOUS_GENERATION": "true",
-                "PIXY_LOG_FORMAT": "json",
-            }
+            env = server_env(
+                database_url=database_url,
+                storage_dir=workdir / "images",
+                image_provider="openai",
+                openai_api_key="sk-soak",
+                openai_base_url=f"http://127.0.0.1:{mock_port}/v1",
+                anonymous_generation=True,
+            )
             server = subprocess.Popen(
-                [sys.executable, "-m", "pixyproxy", "serve", "--port", str(port),
-                 "--workers", str(args.workers)],
-                stdout=logs[1], stderr=subprocess.STDOUT, env=env, cwd=REPO,
-            )  # fmt: skip
+                serve_command(port, workers=args.workers),
+                stdout=logs[1],
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
+                cwd=REPO,
+            )
             url = f"http://127.0.0.1:{port}"
             wait_http(f"{url}/readyz", server, "pixyproxy serve")
             run = Run()
-            args.other_pids = [mock.pid, *database_server_pids()]
+            args.other_pids = [mock.pid, *pids_named("mariadbd", "mysqld")]
             measured = asyncio.run(drive(url, args, server.pid, run))
             summary, broken = report(run, measured, args)
     except SetupFailed as exc:

@@ -7,75 +7,70 @@ skipped with one reason; ``PIXY_REQUIRE_MYSQL=1`` (set by CI) turns that into a 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
+import httpx
 import pymysql
 import pytest
 
 from pixyproxy.core.settings import Settings, load_settings
 from pixyproxy.data.database import Database
 from pixyproxy.data.init import migrate, open_database
+from pixyproxy.web.app import create_app
 from tests.support.mock_server import MockServer, run_mock_server
-
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pixyproxy_test"
-
-
-def mysql_base_url() -> str:
-    return os.environ.get("PIXY_TEST_MYSQL_URL", DEFAULT_MYSQL_URL)
-
-
-def mysql_required() -> bool:
-    return os.environ.get("PIXY_REQUIRE_MYSQL", "") not in ("", "0", "false")
-
-
-def _admin_connection(url: str) -> pymysql.connections.Connection[Any]:
-    parts = urlsplit(url)
-    return pymysql.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        connect_timeout=3,
-        autocommit=True,
-    )
+from tests.support.mysql import (
+    admin_connection,
+    describe_error,
+    mysql_base_url,
+    mysql_required,
+    throwaway_database,
+)
+from tests.support.servers import (
+    ServeApi,
+    ServerProcess,
+    run_pixyproxy,
+    serve_in_thread,
+    server_env,
+)
+from tests.support.tokens import SECRET
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     url = mysql_base_url()
     safe = urlsplit(url)._replace(netloc=urlsplit(url).hostname or "").geturl()
     try:
-        _admin_connection(url).close()
+        admin_connection(url).close()
     except pymysql.err.MySQLError as exc:
         verdict = "REQUIRED but unreachable" if mysql_required() else "unreachable: skipped"
-        return f"mysql: {verdict} ({safe}: {exc.args[-1] if exc.args else exc})"
+        return f"mysql: {verdict} ({safe}: {describe_error(exc)})"
     return f"mysql: {safe} (tests run)"
 
 
 @pytest.fixture(scope="session")
-def mysql_url() -> Iterator[str]:
-    """A fresh database on the test server for this session (and xdist worker)."""
-    base = mysql_base_url()
+def mysql_admin() -> Iterator[pymysql.Connection[Any]]:
+    """A connection to the test server; the MySQL tests skip (or fail) without one."""
     try:
-        admin = _admin_connection(base)
+        admin = admin_connection(mysql_base_url())
     except pymysql.err.MySQLError as exc:
-        reason = f"MySQL not reachable at PIXY_TEST_MYSQL_URL ({exc.args[-1] if exc.args else exc})"
+        reason = f"MySQL not reachable at PIXY_TEST_MYSQL_URL ({describe_error(exc)})"
         if mysql_required():
             pytest.fail(f"{reason}; PIXY_REQUIRE_MYSQL is set")
         pytest.skip(reason)
-    name = f"{urlsplit(base).path.lstrip('/') or 'pixyproxy_test'}_{uuid.uuid4().hex[:8]}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
     try:
-        yield urlunsplit(urlsplit(base)._replace(path=f"/{name}"))
+        yield admin
     finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def mysql_url(mysql_admin: pymysql.Connection[Any]) -> Iterator[str]:
+    """A fresh database on the test server for this session (and xdist worker)."""
+    with throwaway_database(mysql_admin, mysql_base_url()) as url:
+        yield url
 
 
 @pytest.fixture
@@ -120,6 +115,17 @@ def mysql_database(mysql_url: str, make_settings: Callable[..., Settings]) -> It
     database.close()
 
 
+@pytest.fixture
+def empty_mysql_database(
+    mysql_admin: pymysql.Connection[Any], make_settings: Callable[..., Settings]
+) -> Iterator[Database]:
+    """A database of its own on the test server, never migrated."""
+    with throwaway_database(mysql_admin, mysql_base_url()) as url:
+        database = open_database(make_settings(database_url=url))
+        yield database
+        database.close()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def backend(request: pytest.FixtureRequest) -> str:
     """Runs a test once per database backend."""
@@ -139,6 +145,41 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     if backend == "mysql":
         return str(request.getfixturevalue("mysql_url"))
     return f"sqlite:///{tmp_path / 'pixyproxy.db'}"
+
+
+@pytest.fixture
+def serve_api(make_settings: Callable[..., Settings]) -> Iterator[ServeApi]:
+    """Starts the app (uvicorn in a thread, on a loopback port) with settings overrides;
+    returns an HTTP client bound to it."""
+    with ExitStack() as stack:
+
+        def serve(**overrides: object) -> httpx.Client:
+            base_url = stack.enter_context(serve_in_thread(create_app(make_settings(**overrides))))
+            return stack.enter_context(httpx.Client(base_url=base_url, timeout=30))
+
+        yield serve
+
+
+@pytest.fixture
+def mysql_server(
+    mysql_database: Database, mysql_url: str, openai_mock: MockServer, tmp_path: Path
+) -> Iterator[Callable[..., ServerProcess]]:
+    """Starts ``pixyproxy serve`` (two workers) on the MariaDB test database, generating
+    through the OpenAI mock, tokens signed with ``tests.support.tokens.SECRET``; settings
+    overrides by field name."""
+    with ExitStack() as stack:
+
+        def start(**settings: object) -> ServerProcess:
+            env = server_env(
+                database_url=mysql_url,
+                storage_dir=tmp_path / "images",
+                mock=openai_mock,
+                jwt_secret=SECRET,
+                **settings,
+            )
+            return stack.enter_context(run_pixyproxy(env, workers=2))
+
+        yield start
 
 
 @pytest.fixture(scope="session")

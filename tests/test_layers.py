@@ -1,7 +1,9 @@
-"""The package's layers import only downwards: web -> service -> data -> core."""
+"""The package's layers import only downwards (cli -> serving -> web -> service -> data ->
+core), and tests share code only through tests/support."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -21,3 +23,16 @@ def test_import_layers_are_kept() -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_tests_import_only_the_support_package_of_the_suite() -> None:
+    """Shared test code lives in tests/support, never in another test module or conftest."""
+    pattern = re.compile(r"^\s*(?:from|import)\s+(tests\.[\w.]+)", re.MULTILINE)
+    offenders = [
+        f"{path.relative_to(REPO)}: {name}"
+        for root in ("tests", "bench", "scripts")
+        for path in (REPO / root).rglob("*.py")
+        for name in pattern.findall(path.read_text())
+        if not (name == "tests.support" or name.startswith("tests.support."))
+    ]
+    assert offenders == []

@@ -94,6 +94,7 @@ def test_api_image_start_command() -> None:
     env = " ".join(rest for word, rest in final if word == "ENV")
     assert "PROMETHEUS_MULTIPROC_DIR" not in env
     assert "PIXY_BIND" not in env
+    assert "PIXY_GUNICORN_CONFIG" not in env
     copies = [rest for word, rest in final if word == "COPY"]
     assert any(c.startswith("--from=builder /opt/venv") for c in copies)
     assert ("EXPOSE", "8000") in final

@@ -4,21 +4,17 @@ service runs under gunicorn against MariaDB and the OpenAI mock, gets traffic, i
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
-from jose import jwt
 
 from tests.support.chart import PROMETHEUS_SERIES, all_exprs, metric_names
-from tests.support.mock_server import MockServer
-from tests.support.servers import ServerProcess, mock_backed_env, run_pixyproxy
+from tests.support.servers import ServerProcess
+from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 
-SECRET = "m" * 40
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]", re.MULTILINE)
 
 
@@ -31,27 +27,11 @@ def test_exported_series_parser() -> None:
     assert exported_series(text) == {"x_total", "y_bucket", "z"}
 
 
-@pytest.fixture
-def server(
-    mysql_database: object, mysql_url: str, openai_mock: MockServer, tmp_path: Path
-) -> Iterator[ServerProcess]:
-    """``pixyproxy serve`` with two workers on MariaDB, generating through the mock."""
-    env = mock_backed_env(
-        database_url=mysql_url,
-        storage_dir=tmp_path / "images",
-        openai_base_url=openai_mock.base_url,
-        jwt_secret=SECRET,
-        openai_max_retries="0",
-        log_level="warning",
-    )
-    with run_pixyproxy(env, workers=2) as process:
-        yield process
-
-
-def test_dashboard_and_alerts_use_only_exported_series(server: ServerProcess) -> None:
-    claims = {"sub": "grafana", "aud": "pixyproxy", "exp": int(time.time()) + 600}
-    headers = {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
-    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as api:
+def test_dashboard_and_alerts_use_only_exported_series(
+    mysql_server: Callable[..., ServerProcess],
+) -> None:
+    server = mysql_server(openai_max_retries=0, log_level="warning")
+    with httpx.Client(base_url=server.url, headers=bearer("grafana"), timeout=30) as api:
         created = api.post("/image", json={"prompt": "a dashboard"})
         assert created.status_code == 200
         assert api.post("/image", json={"prompt": "[mock:server_error] x"}).status_code == 502
@@ -65,11 +45,15 @@ def test_dashboard_and_alerts_use_only_exported_series(server: ServerProcess) ->
     assert used - exported == set(), f"queried but not exported: {sorted(used - exported)}"
 
 
-def test_alerted_series_exist_at_zero_before_any_request(server: ServerProcess) -> None:
+def test_alerted_series_exist_at_zero_before_any_request(
+    mysql_server: Callable[..., ServerProcess],
+) -> None:
     """The first scrape after a start shows every outcome and error kind at 0, summed over
     the workers, so the alerts' increase() sees the first failure; /readyz, which the wait
     for the server uses, is not a metered request."""
     from pixyproxy.core.metrics import GENERATION_OUTCOMES, UPSTREAM_ERROR_KINDS
+
+    server = mysql_server(log_level="warning")
 
     exposition = httpx.get(f"{server.url}/metrics", timeout=30).text
     samples = {

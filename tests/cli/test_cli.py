@@ -83,3 +83,63 @@ def test_a_bad_setting_stops_with_one_line_naming_it(env: dict[str, str], variab
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and variable in lines[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+def run_python(code: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("PROMETHEUS_MULTIPROC_DIR",)}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**clean, **env},
+    )
+
+
+def test_the_command_imports_nothing_that_fixes_the_metrics_mode(tmp_path: Path) -> None:
+    """prometheus_client chooses where values live when it is first imported: the command
+    must decide before anything imports it (serving/startup.py)."""
+    result = run_python(
+        "import sys, pixyproxy.cli; print(sorted(m for m in sys.modules if 'prometheus' in m))",
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_importing_the_package_writes_nothing(tmp_path: Path) -> None:
+    work, temp = tmp_path / "cwd", tmp_path / "tmp"
+    work.mkdir()
+    temp.mkdir()
+    code = (
+        "import importlib, pkgutil, pixyproxy\n"
+        "names = [m.name for m in pkgutil.walk_packages(pixyproxy.__path__, 'pixyproxy.')]\n"
+        "names = [n for n in names if n != 'pixyproxy.__main__']\n"
+        "for name in names: importlib.import_module(name)\n"
+        "print(len(names))"
+    )
+    result = run_python(code, work, TMPDIR=str(temp))
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 40
+    assert list(work.iterdir()) == [] and list(temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("variable", ["PROMETHEUS_MULTIPROC_DIR", "PIXY_METRICS_DIR"])
+def test_one_off_commands_never_touch_the_metrics_directory(tmp_path: Path, variable: str) -> None:
+    """As in a read-only container whose image names a metrics directory: the commands
+    work, and the directory is neither made nor written."""
+    metrics, used = tmp_path / "metrics", tmp_path / "used"
+    used.mkdir()
+    env = {
+        "PIXY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PIXY_STORAGE_DIR": str(tmp_path / "images"),
+        "PIXY_JWT_SECRET": SECRET,
+    }
+    for directory in (metrics, used):
+        with_dir = {**env, variable: str(directory)}
+        for command in (("db", "init"), ("storage", "check"), ("token", "--sub", "ops")):
+            result = pixyproxy(*command, env=with_dir)
+            assert result.returncode == 0, (command, result.stderr)
+    assert not metrics.exists()
+    assert list(used.iterdir()) == []

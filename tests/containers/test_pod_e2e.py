@@ -32,8 +32,8 @@ import pytest
 from jose import jwt
 
 from tests.support.chart import FULLNAME, ROOT, api_deployment, one, pod_template, render
-from tests.support.mock_server import free_port
 from tests.support.podman import PodRunner, podman, require_podman
+from tests.support.ports import free_port
 
 pytestmark = [pytest.mark.containers, pytest.mark.mysql]
 

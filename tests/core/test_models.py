@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-from uuid import uuid4
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from pydantic import ValidationError
 
-from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageRecord, format_timestamp
+from pixyproxy.core.models import GenerateRequest, ImageDetail, format_timestamp
+from tests.support.records import make_record
 
 
 def test_prompt_is_trimmed_and_tags_normalised() -> None:
@@ -53,20 +53,7 @@ def test_timestamps_are_utc_with_z() -> None:
 
 
 def test_detail_never_shows_the_internal_id() -> None:
-    now = datetime.now(UTC)
-    record = ImageRecord(
-        id=41,
-        guid=uuid4(),
-        prompt="p",
-        filename="f.png",
-        size_bytes=1,
-        width=1,
-        height=1,
-        model="m",
-        sha256="0" * 64,
-        created_at=now,
-        updated_at=now,
-    )
+    record = make_record().model_copy(update={"id": 41})
     shown = ImageDetail.from_record(record).model_dump(mode="json")
     assert "id" not in shown and shown["content_url"] == f"/image/{record.guid}/content"
     assert shown["created_at"].endswith("Z")

@@ -3,7 +3,6 @@ connections that died while idle in it are replaced."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,9 @@ import pytest
 
 from pixyproxy.core.errors import DatabaseUnavailable
 from pixyproxy.core.settings import Settings
+from pixyproxy.data.database import ping
 from pixyproxy.data.init import open_database
+from tests.support.threads import held_elsewhere
 
 pytestmark = pytest.mark.mysql
 
@@ -26,27 +27,13 @@ def test_dry_pool_answers_unavailable_instead_of_hanging(
     database = open_database(
         make_settings(database_url=mysql_url, db_pool_size=1, db_pool_timeout_s=0.5)
     )
-    held, release = threading.Event(), threading.Event()
-
-    def hold_the_only_connection() -> None:
-        with database.reading() as cursor:
-            cursor.execute("SELECT 1")
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold_the_only_connection)
-    holder.start()
-    try:
-        assert held.wait(10)
+    with held_elsewhere(database.reading):  # the only connection
         assert database.pool_status() == (1, 1)
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailable, match="busy"):
-            database.ping()
+            ping(database)
         assert time.monotonic() - started < 5
-    finally:
-        release.set()
-        holder.join(10)
-    database.ping()  # the connection is back in the pool
+    ping(database)  # the connection is back in the pool
     assert database.pool_status() == (0, 1)
     database.close()
 
@@ -66,7 +53,7 @@ def test_unreachable_server_fails_within_the_connect_timeout(
         )
         started = time.monotonic()
         with pytest.raises(DatabaseUnavailable):
-            database.ping()
+            ping(database)
         assert time.monotonic() - started < 5
         database.close()
 

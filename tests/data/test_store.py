@@ -1,35 +1,39 @@
-"""The image store on a real filesystem."""
+"""The filesystem image store on a real filesystem."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from pixyproxy.core.errors import ImageNotFound, StorageUnavailable
-from pixyproxy.data.store import ImageStore
+from pixyproxy.data.filestore import FileImageStore
+from pixyproxy.data.store import ORIGINAL
 
 
 def test_write_places_file_under_sharded_path_atomically(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path / "images")
+    store = FileImageStore(tmp_path / "images")
     guid = uuid4()
-    path = store.write(guid, b"\x89PNG data")
-    assert path == tmp_path / "images" / str(guid)[:2] / f"{guid}.png"
+    store.put(guid, ORIGINAL, b"\x89PNG data")
+    path = tmp_path / "images" / str(guid)[:2] / f"{guid}.png"
+    assert store.path_for(guid, ORIGINAL) == path
     assert path.read_bytes() == b"\x89PNG data"
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp left behind
-    assert store.stat(guid).st_size == len(b"\x89PNG data")
+    opened = store.open(guid, ORIGINAL)
+    assert opened.path == path and opened.size_bytes == len(b"\x89PNG data")
 
 
 def test_delete_is_idempotent(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path)
+    store = FileImageStore(tmp_path)
     guid = uuid4()
-    store.write(guid, b"x")
-    store.delete(guid)
-    store.delete(guid)
+    store.put(guid, ORIGINAL, b"x")
+    store.delete(guid, ORIGINAL)
+    store.delete(guid, ORIGINAL)
     with pytest.raises(ImageNotFound):
-        store.stat(guid)
+        store.open(guid, ORIGINAL)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
@@ -37,9 +41,9 @@ def test_unwritable_root_is_storage_unavailable(tmp_path: Path) -> None:
     root = tmp_path / "ro"
     root.mkdir()
     root.chmod(0o500)
-    store = ImageStore(root)
+    store = FileImageStore(root)
     with pytest.raises(StorageUnavailable):
-        store.write(uuid4(), b"x")
+        store.put(uuid4(), ORIGINAL, b"x")
     with pytest.raises(StorageUnavailable):
         store.check_writable()
 
@@ -47,28 +51,47 @@ def test_unwritable_root_is_storage_unavailable(tmp_path: Path) -> None:
 def test_root_that_is_a_file_is_storage_unavailable(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    store = ImageStore(blocker)
+    store = FileImageStore(blocker)
     with pytest.raises(StorageUnavailable):
-        store.write(uuid4(), b"x")
+        store.put(uuid4(), ORIGINAL, b"x")
     with pytest.raises(StorageUnavailable):
         store.check_writable()
     assert blocker.read_text() == "x"
 
 
 def test_check_writable_leaves_nothing(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path / "images")
+    store = FileImageStore(tmp_path / "images")
     store.check_writable()
     assert list((tmp_path / "images").iterdir()) == []
 
 
 def test_scan_classifies_files(tmp_path: Path) -> None:
-    store = ImageStore(tmp_path)
+    store = FileImageStore(tmp_path)
     guid = uuid4()
-    store.write(guid, b"x")
+    store.put(guid, ORIGINAL, b"x")
     shard = tmp_path / str(guid)[:2]
     (shard / f".{guid}.png.abcd.tmp").write_bytes(b"partial")
     (shard / "notes.txt").write_text("?")
-    found = {f.path.name: f for f in store.scan()}
-    assert found[f"{guid}.png"].guid == guid and not found[f"{guid}.png"].is_temp
-    assert found[f".{guid}.png.abcd.tmp"].is_temp
-    assert found["notes.txt"].guid is None and not found["notes.txt"].is_temp
+    (tmp_path / "ff").mkdir()
+    (tmp_path / "ff" / f"{guid}.png").write_bytes(b"a guid in the wrong shard")
+    found = {Path(f.location).relative_to(tmp_path).as_posix(): f for f in store.scan()}
+    image = found[f"{str(guid)[:2]}/{guid}.png"]
+    assert (image.guid, image.variant, image.is_temp) == (guid, ORIGINAL, False)
+    assert found[f"{str(guid)[:2]}/.{guid}.png.abcd.tmp"].is_temp
+    notes = found[f"{str(guid)[:2]}/notes.txt"]
+    assert notes.guid is None and not notes.is_temp
+    assert found[f"ff/{guid}.png"].guid is None
+
+
+def test_discard_removes_what_scan_found_and_nothing_outside(tmp_path: Path) -> None:
+    store = FileImageStore(tmp_path / "images")
+    guid = uuid4()
+    store.put(guid, ORIGINAL, b"x")
+    (item,) = store.scan()
+    store.discard(item)
+    assert list(store.scan()) == []
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"keep")
+    with pytest.raises(ValueError, match="not in the store"):
+        store.discard(replace(item, location=str(outside)))
+    assert outside.read_bytes() == b"keep"

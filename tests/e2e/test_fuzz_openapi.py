@@ -11,19 +11,17 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jose import jwt
 
 from tests.support.mock_server import MockServer
-from tests.support.servers import ServerProcess, run_pixyproxy
+from tests.support.servers import ServerProcess, run_pixyproxy, server_env
+from tests.support.tokens import SECRET, token
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "z" * 40
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 EXAMPLES = int(os.environ.get("PIXY_FUZZ_EXAMPLES", "25"))
 
@@ -38,23 +36,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def _serve(root: Path, mock: MockServer) -> Iterator[ServerProcess]:
-    env = {
-        "PIXY_DATABASE_URL": f"sqlite:///{root / 'db.sqlite'}",
-        "PIXY_STORAGE_DIR": str(root / "images"),
-        "PIXY_IMAGE_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-fuzz",
-        "OPENAI_BASE_URL": mock.base_url,
-        "PIXY_JWT_SECRET": SECRET,
-        "PIXY_LOG_LEVEL": "warning",
-        "PIXY_MAX_IN_FLIGHT_GENERATIONS": "1000",
-    }
+    env = server_env(
+        database_url=f"sqlite:///{root / 'db.sqlite'}",
+        storage_dir=root / "images",
+        mock=mock,
+        jwt_secret=SECRET,
+        log_level="warning",
+        max_in_flight_generations=1000,
+    )
     with run_pixyproxy(env, workers=2) as process:
         yield process
-
-
-def token(subject: str) -> str:
-    claims = {"sub": subject, "aud": "pixyproxy", "exp": int(time.time()) + 3600}
-    return str(jwt.encode(claims, SECRET, algorithm="HS256"))
 
 
 @pytest.mark.parametrize("caller", ["anonymous", "authenticated"])
@@ -87,7 +78,7 @@ def test_every_operation_conforms_under_fuzzing(
         "none",
     ]
     if caller == "authenticated":
-        command += ["--header", f"Authorization: Bearer {token('fuzzer')}"]
+        command += ["--header", f"Authorization: Bearer {token('fuzzer', ttl_s=3600)}"]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False
     )

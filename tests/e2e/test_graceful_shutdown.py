@@ -15,12 +15,14 @@ import httpx
 import pytest
 
 from pixyproxy.core.settings import Settings
+from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import open_database
-from pixyproxy.data.store import ImageStore
+from pixyproxy.data.store import ORIGINAL
 from tests.support.logs import json_lines, request_lines
 from tests.support.mock_server import MockServer
-from tests.support.servers import run_pixyproxy
+from tests.support.servers import run_pixyproxy, server_env
+from tests.support.tokens import SECRET
 
 pytestmark = pytest.mark.e2e
 
@@ -34,16 +36,13 @@ def test_sigterm_lets_an_in_flight_generation_finish_and_store(
     tmp_path: Path,
 ) -> None:
     storage = tmp_path / "images"
-    env = {
-        "PIXY_LOG_FORMAT": "json",
-        "PIXY_ANONYMOUS_GENERATION": "true",
-        "PIXY_DATABASE_URL": database_url,
-        "PIXY_STORAGE_DIR": str(storage),
-        "PIXY_IMAGE_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": openai_mock.base_url,
-        "PIXY_JWT_SECRET": "shutdown-e2e-secret-0123456789abcdefgh",
-    }
+    env = server_env(
+        database_url=database_url,
+        storage_dir=storage,
+        mock=openai_mock,
+        anonymous_generation=True,
+        jwt_secret=SECRET,
+    )
     results: dict[str, httpx.Response | BaseException] = {}
 
     def generate(url: str) -> None:
@@ -85,7 +84,7 @@ def test_sigterm_lets_an_in_flight_generation_finish_and_store(
     finally:
         database.close()
     assert record is not None and record.size_bytes == detail["size_bytes"]
-    assert ImageStore(storage).stat(guid).st_size == detail["size_bytes"]
+    assert FileImageStore(storage).open(guid, ORIGINAL).size_bytes == detail["size_bytes"]
 
     records = json_lines(output)
     events = [r["event"] for r in records]

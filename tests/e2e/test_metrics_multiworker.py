@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.logs import assert_one_start_and_end_each, json_lines, request_lines
 from tests.support.mock_server import MockServer
-from tests.support.servers import ServerProcess, run_pixyproxy
+from tests.support.servers import ServerProcess, run_pixyproxy, server_env
 
 pytestmark = pytest.mark.e2e
 
@@ -30,20 +30,7 @@ PROBES = {"/healthz", "/readyz", "/metrics", "/healthz/", "/readyz/", "/metrics/
 Samples = list[tuple[str, dict[str, str], float]]
 
 
-def server_env(database_url: str, storage: Path, mock: MockServer) -> dict[str, str]:
-    return {
-        "PIXY_LOG_FORMAT": "json",
-        "PIXY_LOG_LEVEL": "info",
-        "PIXY_ANONYMOUS_GENERATION": "true",
-        "PIXY_DATABASE_URL": database_url,
-        "PIXY_STORAGE_DIR": str(storage),
-        "PIXY_DB_POOL_SIZE": str(POOL_SIZE),
-        "PIXY_IMAGE_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test-e2e-key",
-        "OPENAI_BASE_URL": mock.base_url,
-        "PIXY_OPENAI_MAX_RETRIES": "0",
-        "PIXY_JWT_SECRET": JWT_SECRET,
-    }
+API_KEY = "sk-test-e2e-key"
 
 
 class Traffic:
@@ -146,8 +133,17 @@ def pids_that_answered(server: ServerProcess) -> set[int]:
 def test_metrics_and_logs_add_up_across_workers(
     database_url: str, backend: str, openai_mock: MockServer, tmp_path: Path
 ) -> None:
-    storage = tmp_path / "images"
-    env = server_env(database_url, storage, openai_mock)
+    env = server_env(
+        database_url=database_url,
+        storage_dir=tmp_path / "images",
+        mock=openai_mock,
+        log_level="info",
+        anonymous_generation=True,
+        db_pool_size=POOL_SIZE,
+        openai_api_key=API_KEY,
+        openai_max_retries=0,
+        jwt_secret=JWT_SECRET,
+    )
     with run_pixyproxy(env, workers=WORKERS) as server:
         traffic = Traffic(server.url)
         rounds = 0
@@ -217,7 +213,7 @@ def test_metrics_and_logs_add_up_across_workers(
     loggers = {r["logger"] for r in records}
     assert {"gunicorn.error", "uvicorn.error", "pixyproxy.request"} <= loggers
     assert not loggers & {"uvicorn.access", "gunicorn.access"}
-    assert "sk-test-e2e-key" not in output and JWT_SECRET not in output
+    assert API_KEY not in output and JWT_SECRET not in output
 
     # pixyproxy serve made a private metrics directory for this run and removed it after.
     announced = [r["event"] for r in records if "prometheus multiprocess" in r["event"]]

@@ -10,23 +10,13 @@ import time
 
 import httpx
 import pytest
-from jose import jwt
 from PIL import Image
 
-from tests.e2e.conftest import SECRET
 from tests.support.mock_server import MockServer
 from tests.support.servers import ServerProcess
+from tests.support.tokens import bearer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
-
-
-def bearer(subject: str) -> dict[str, str]:
-    token = jwt.encode(
-        {"sub": subject, "aud": "pixyproxy", "exp": int(time.time()) + 600},
-        SECRET,
-        algorithm="HS256",
-    )
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_generate_get_list_content(server: ServerProcess) -> None:

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import SECRET
 from tests.support.servers import REPO, ServerProcess
+from tests.support.tokens import SECRET
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
 

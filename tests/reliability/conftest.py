@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import mysql_required
-from tests.reliability.throwaway_mariadb import ThrowawayMariaDB, missing_binaries
+from tests.support.mariadb import ThrowawayMariaDB, missing_binaries
+from tests.support.mysql import mysql_required
 
 DEFAULT_WAIT_TIMEOUT_S = 28800
 

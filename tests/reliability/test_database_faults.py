@@ -19,19 +19,13 @@ import pytest
 
 from pixyproxy.core.settings import Settings
 from pixyproxy.web.app import create_app
-from tests.reliability.faults import (
-    Outcome,
-    Traffic,
-    assert_problem,
-    final_pngs,
-    service_env,
-    temp_files,
-    wait_for_workers,
-    wait_until,
-)
-from tests.reliability.throwaway_mariadb import ThrowawayMariaDB
+from tests.support.mariadb import ThrowawayMariaDB
 from tests.support.mock_server import MockServer
-from tests.support.servers import run_pixyproxy, serve_in_thread
+from tests.support.problems import assert_problem
+from tests.support.procs import wait_for_workers
+from tests.support.servers import anonymous_server_env, run_pixyproxy, serve_in_thread
+from tests.support.stored import final_pngs, temp_files
+from tests.support.traffic import Outcome, Traffic, wait_until
 
 pytestmark = pytest.mark.mysql
 
@@ -40,10 +34,10 @@ READ_TIMEOUT_S = 2
 WRITE_TIMEOUT_S = 2
 POOL_TIMEOUT_S = 1
 DB_TIMEOUTS = {
-    "pixy_db_connect_timeout_s": CONNECT_TIMEOUT_S,
-    "pixy_db_read_timeout_s": READ_TIMEOUT_S,
-    "pixy_db_write_timeout_s": WRITE_TIMEOUT_S,
-    "pixy_db_pool_timeout_s": POOL_TIMEOUT_S,
+    "db_connect_timeout_s": CONNECT_TIMEOUT_S,
+    "db_read_timeout_s": READ_TIMEOUT_S,
+    "db_write_timeout_s": WRITE_TIMEOUT_S,
+    "db_pool_timeout_s": POOL_TIMEOUT_S,
 }
 # One failed attempt to use the database: wait for a pooled connection, find it dead (a read
 # times out), try a new one (the connect times out).
@@ -57,14 +51,14 @@ def served(
 ) -> Iterator[tuple[str, Path]]:
     """``pixyproxy serve`` (two workers) on the throwaway database; yields (url, store)."""
     store = tmp_path / "images"
-    env = service_env(
+    env = anonymous_server_env(
         database_url=mariadb.url(fault_database),
         storage_dir=store,
-        mock_base_url=openai_mock.base_url,
+        mock=openai_mock,
         # Every read goes to the database: with the caches, public details and list pages
         # would be served through the outage (see test_cached_reads_survive_an_outage).
-        pixy_detail_cache_entries=0,
-        pixy_list_cache_pages=0,
+        detail_cache_entries=0,
+        list_cache_pages=0,
         **DB_TIMEOUTS,
     )
     with run_pixyproxy(env, workers=2) as server:
@@ -198,11 +192,11 @@ def test_a_worker_respawned_during_an_outage_serves_once_the_database_returns(
     """The schema is migrated once, before the workers: a worker that starts while the
     database is down answers 503 instead of failing its startup, which would make gunicorn
     stop the whole server."""
-    env = service_env(
+    env = anonymous_server_env(
         database_url=mariadb.url(fault_database),
         storage_dir=tmp_path / "images",
-        mock_base_url=openai_mock.base_url,
-        pixy_db_auto_migrate=True,
+        mock=openai_mock,
+        db_auto_migrate=True,
         **DB_TIMEOUTS,
     )
     with (
@@ -327,10 +321,10 @@ def test_expired_idle_connections_are_replaced(
     """The server closes connections idle for longer than ``wait_timeout``; the pool notices."""
     mariadb.query("SET GLOBAL wait_timeout = 2")  # sessions opened from now on
     store = tmp_path / "images"
-    env = service_env(
+    env = anonymous_server_env(
         database_url=mariadb.url(fault_database),
         storage_dir=store,
-        mock_base_url=openai_mock.base_url,
+        mock=openai_mock,
         **DB_TIMEOUTS,
     )
     status = "SHOW GLOBAL STATUS LIKE 'Aborted_clients'"
@@ -359,7 +353,7 @@ def test_cached_reads_survive_an_outage(
     """Public details and anonymous list pages, once read, come from memory: they keep
     answering while the database is down (pages for at most their TTL); anything that needs
     the database answers 503."""
-    env = service_env(
+    env = anonymous_server_env(
         database_url=mariadb.url(fault_database),
         storage_dir=tmp_path / "images",
         **DB_TIMEOUTS,

@@ -21,8 +21,9 @@ import pytest
 from pixyproxy.core.settings import Settings
 from pixyproxy.web.app import create_app
 from pixyproxy.web.limits import MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_TARGET_BYTES
-from tests.reliability.faults import PROBLEM, assert_problem, final_pngs, service_env
-from tests.support.servers import run_pixyproxy, serve_in_thread
+from tests.support.problems import PROBLEM, assert_problem
+from tests.support.servers import anonymous_server_env, run_pixyproxy, serve_in_thread
+from tests.support.stored import final_pngs
 
 JSON = {"content-type": "application/json"}
 SOME_GUID = "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"  # fixed: test ids must not vary
@@ -310,7 +311,7 @@ def test_oversized_heads_in_the_app_are_4xx(api: httpx.Client) -> None:
 
 def test_hostile_heads_against_the_real_server(tmp_path: Path) -> None:
     """Under gunicorn and uvicorn, what the server itself refuses is a 4xx too."""
-    env = service_env(
+    env = anonymous_server_env(
         database_url=f"sqlite:///{tmp_path / 'pixyproxy.db'}", storage_dir=tmp_path / "images"
     )
     with run_pixyproxy(env, workers=1) as server:

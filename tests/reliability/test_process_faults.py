@@ -15,17 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.faults import (
-    Traffic,
-    check_png_file,
-    children,
-    final_pngs,
-    service_env,
-    temp_files,
-    wait_for_workers,
-)
-from tests.reliability.throwaway_mariadb import ThrowawayMariaDB
-from tests.support.servers import REPO, run_pixyproxy
+from tests.support.mariadb import ThrowawayMariaDB
+from tests.support.procs import children, wait_for_workers
+from tests.support.servers import REPO, anonymous_server_env, run_pixyproxy
+from tests.support.stored import check_png_file, final_pngs, temp_files
+from tests.support.traffic import Traffic
 
 pytestmark = pytest.mark.mysql
 
@@ -79,10 +73,10 @@ def storage_check(env: dict[str, str], *args: str) -> subprocess.CompletedProces
 @pytest.fixture
 def env(mariadb: ThrowawayMariaDB, fault_database: str, tmp_path: Path) -> dict[str, str]:
     """Placeholder images: about 150 KB each, written and fsynced for real."""
-    return service_env(
+    return anonymous_server_env(
         database_url=mariadb.url(fault_database),
         storage_dir=tmp_path / "images",
-        pixy_db_connect_timeout_s=2,
+        db_connect_timeout_s=2,
     )
 
 
@@ -154,13 +148,14 @@ def _blocked_insert(mariadb: ThrowawayMariaDB, timeout_s: float = 15) -> None:
 _WRITE_A_BIG_IMAGE = """
 import sys, uuid
 from pathlib import Path
-from pixyproxy.data.store import ImageStore
-ImageStore(Path(sys.argv[1])).write(uuid.uuid4(), b"\\x89PNG" + bytes(int(sys.argv[2])))
+from pixyproxy.data.filestore import FileImageStore
+data = b"\\x89PNG" + bytes(int(sys.argv[2]))
+FileImageStore(Path(sys.argv[1])).put(uuid.uuid4(), "original", data)
 """
 
 
 def crash_during_a_store_write(store: Path) -> Path:
-    """SIGKILL a process in the middle of ``ImageStore.write``; returns the temp file it left."""
+    """SIGKILL a process in the middle of ``FileImageStore.put``; returns the temp file it left."""
     for size_mb in (64, 128, 256, 512):
         writer = subprocess.Popen(
             [sys.executable, "-c", _WRITE_A_BIG_IMAGE, str(store), str(size_mb << 20)], cwd=REPO

@@ -5,7 +5,6 @@ Mounting needs root (CI runs as root); elsewhere these tests are skipped with th
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 import shutil
@@ -16,11 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pixyproxy.core.settings import Settings
-from pixyproxy.web.app import create_app
-from tests.reliability.faults import assert_problem, final_pngs, temp_files
-from tests.support.mock_server import MockServer
-from tests.support.servers import serve_in_thread
+from tests.support.mock_server import MockServer, openai_settings
+from tests.support.problems import assert_problem
+from tests.support.servers import ServeApi
+from tests.support.stored import final_pngs, temp_files
 
 
 def _run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -45,25 +43,14 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def api_on(
-    make_settings: Callable[..., Settings], openai_mock: MockServer
-) -> Iterator[Callable[[Path], httpx.Client]]:
+def api_on(serve_api: ServeApi, openai_mock: MockServer) -> Callable[[Path], httpx.Client]:
     """The app (uvicorn in a thread, SQLite outside the small filesystem) storing under a dir."""
-    with contextlib.ExitStack() as stack:
 
-        def start(store: Path) -> httpx.Client:
-            settings = make_settings(
-                storage_dir=store,
-                image_provider="openai",
-                openai_api_key="sk-test",
-                openai_base_url=openai_mock.base_url,
-                openai_max_retries=0,
-                anonymous_generation=True,
-            )
-            url = stack.enter_context(serve_in_thread(create_app(settings)))
-            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
+    def start(store: Path) -> httpx.Client:
+        settings = openai_settings(openai_mock, openai_max_retries=0)
+        return serve_api(storage_dir=store, anonymous_generation=True, **settings)
 
-        yield start
+    return start
 
 
 def _append_until_full(path: Path, block: bytes, times: int) -> int | None:

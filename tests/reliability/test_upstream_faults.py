@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import httpx2
 import pytest
 
-from pixyproxy.core.settings import Settings
 from pixyproxy.data.http_limits import (
     UpstreamResponseRefused,
     bounded_http_client,
     max_answer_bytes,
 )
-from pixyproxy.web.app import create_app
-from tests.reliability.faults import (
-    assert_problem,
-    final_pngs,
-    memory_kib,
-    service_env,
-    temp_files,
-    wait_for_workers,
-)
-from tests.support.mock_server import MockServer, run_mock_server
-from tests.support.servers import run_pixyproxy, serve_in_thread
+from tests.support.mock_server import MockServer, openai_settings, run_mock_server
+from tests.support.problems import assert_problem
+from tests.support.procs import memory, wait_for_workers
+from tests.support.servers import ServeApi, anonymous_server_env, run_pixyproxy
+from tests.support.stored import final_pngs, temp_files
 
 TIMEOUT_S = 1.0
 
@@ -37,27 +29,14 @@ Serve = Callable[..., httpx.Client]
 
 
 @pytest.fixture
-def serve(make_settings: Callable[..., Settings]) -> Iterator[Serve]:
-    """The app (uvicorn in a thread, SQLite) generating through the mock at ``base_url``."""
-    with ExitStack() as stack:
+def serve(serve_api: ServeApi) -> Serve:
+    """The app (uvicorn in a thread, SQLite) generating through ``mock``."""
 
-        def start(base_url: str, **overrides: object) -> httpx.Client:
-            options: dict[str, object] = {
-                "openai_timeout_s": TIMEOUT_S,
-                "openai_max_retries": 0,
-                **overrides,
-            }
-            settings = make_settings(
-                image_provider="openai",
-                openai_api_key="sk-test",
-                openai_base_url=base_url,
-                anonymous_generation=True,
-                **options,
-            )
-            url = stack.enter_context(serve_in_thread(create_app(settings)))
-            return stack.enter_context(httpx.Client(base_url=url, timeout=30))
+    def start(mock: MockServer, **overrides: object) -> httpx.Client:
+        options = {"openai_timeout_s": TIMEOUT_S, "openai_max_retries": 0, **overrides}
+        return serve_api(anonymous_generation=True, **openai_settings(mock, **options))
 
-        yield start
+    return start
 
 
 def assert_nothing_stored(api: httpx.Client, store: Path) -> None:
@@ -76,7 +55,7 @@ def test_rate_limited_or_overloaded_upstream_is_503_with_retry_after(
     retries: int,
 ) -> None:
     """At once, SDK retries or not: the caller waits out the Retry-After, not the request."""
-    api = serve(openai_mock.base_url, openai_max_retries=retries, openai_timeout_s=30)
+    api = serve(openai_mock, openai_max_retries=retries, openai_timeout_s=30)
     started = time.monotonic()
     response = api.post("/image", json={"prompt": f"[mock:{behavior}] a fox"})
     assert time.monotonic() - started < 2
@@ -91,7 +70,7 @@ def test_stalled_upstream_is_502_within_the_timeout(
     serve: Serve, openai_mock: MockServer, tmp_path: Path, retries: int
 ) -> None:
     """The whole call is bounded by the timeout, SDK retries included."""
-    api = serve(openai_mock.base_url, openai_max_retries=retries)
+    api = serve(openai_mock, openai_max_retries=retries)
     started = time.monotonic()
     response = api.post("/image", json={"prompt": "[mock:hang] a fox"})
     took = time.monotonic() - started
@@ -103,7 +82,7 @@ def test_stalled_upstream_is_502_within_the_timeout(
 
 def test_dead_upstream_is_502(serve: Serve, tmp_path: Path) -> None:
     with run_mock_server() as mock:
-        api = serve(mock.base_url, openai_max_retries=1, openai_timeout_s=10)
+        api = serve(mock, openai_max_retries=1, openai_timeout_s=10)
         assert api.post("/image", json={"prompt": "alive"}).status_code == 200
         # killed in the middle of a generation
         answer: list[httpx.Response] = []
@@ -129,7 +108,7 @@ def test_dead_upstream_is_502(serve: Serve, tmp_path: Path) -> None:
 def test_unusable_answers_are_502(
     serve: Serve, openai_mock: MockServer, tmp_path: Path, behavior: str
 ) -> None:
-    api = serve(openai_mock.base_url, openai_timeout_s=30)
+    api = serve(openai_mock, openai_timeout_s=30)
     started = time.monotonic()
     response = api.post("/image", json={"prompt": f"[mock:{behavior}] a fox"})
     assert_problem(response, 502, "upstream_failed")
@@ -143,11 +122,11 @@ def test_50_mb_answers_leave_worker_memory_bounded(openai_mock: MockServer, tmp_
     Without the limit the SDK would read the 67 MB of base64 and parse it: well over 100 MB.
     """
     store = tmp_path / "images"
-    env = service_env(
+    env = anonymous_server_env(
         database_url=f"sqlite:///{tmp_path / 'pixyproxy.db'}",
         storage_dir=store,
-        mock_base_url=openai_mock.base_url,
-        pixy_openai_timeout_s=30,
+        mock=openai_mock,
+        openai_timeout_s=30,
     )
     with (
         run_pixyproxy(env, workers=1) as server,
@@ -156,16 +135,17 @@ def test_50_mb_answers_leave_worker_memory_bounded(openai_mock: MockServer, tmp_
         (worker,) = wait_for_workers(server.process.pid, 1)
         for i in range(3):  # warm up: imports, pools and buffers of a normal generation
             assert api.post("/image", json={"prompt": f"warm {i}"}).status_code == 200
-        before = memory_kib(worker)
+        before = memory(worker)
         for _ in range(3):
             response = api.post("/image", json={"prompt": "[mock:oversized] [mock-size-mb:50]"})
             body = assert_problem(response, 502, "upstream_failed")
             assert "bytes" in str(body["detail"])
-        after = memory_kib(worker)
+        after = memory(worker)
         assert wait_for_workers(server.process.pid, 1) == [worker], "the worker survived"
         assert len(api.get("/image").json()) == 3
-    growth_mib = (after["VmHWM"] - before["VmHWM"]) / 1024
-    print(f"worker VmHWM {before['VmHWM'] // 1024} -> {after['VmHWM'] // 1024} MiB")
+    assert before is not None and after is not None
+    growth_mib = (after.hwm_kib - before.hwm_kib) / 1024
+    print(f"worker VmHWM {before.hwm_kib // 1024} -> {after.hwm_kib // 1024} MiB")
     assert growth_mib < 16, f"peak memory grew by {growth_mib:.0f} MiB"
     assert len(final_pngs(store)) == 3 and temp_files(store) == []
 

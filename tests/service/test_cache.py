@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from uuid import uuid4
-
 import pytest
 
 from pixyproxy.core.models import ImageDetail, ImageRecord
 from pixyproxy.service.cache import PublicImageCache
+from tests.support.records import make_record
 
 
 def record(*, private: bool = False) -> ImageRecord:
-    now = datetime.now(UTC)
-    guid = uuid4()
-    return ImageRecord(
-        guid=guid, prompt="p", filename=f"{guid}.png", author="alice", private=private,
-        size_bytes=1, width=1, height=1, model="m", sha256="0" * 64, created_at=now,
-        updated_at=now,
-    )  # fmt: skip
+    return make_record(author="alice", private=private)
 
 
 def detail(record: ImageRecord) -> ImageDetail:

@@ -3,7 +3,8 @@ so the service asks the database before it decides what to do with the stored fi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,11 +14,12 @@ from pixyproxy.core.errors import DatabaseUnavailable
 from pixyproxy.core.models import GenerateRequest
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.database import Database
+from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.generators import PlaceholderGenerator
+from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import open_database
-from pixyproxy.service.images import GenerationPolicy, ImageDeps
-from pixyproxy.service.public import PublicImageService
-from tests.service.test_images import sql_deps
+from pixyproxy.service.public import PublicImages
+from tests.support.services import sql_services
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 
 pytestmark = [pytest.mark.anyio, pytest.mark.mysql]
@@ -30,44 +32,51 @@ def proxy(mysql_database: Database, mysql_url: str) -> Iterator[TcpProxy]:
         yield running
 
 
+@dataclass
+class Parts:
+    images: PublicImages
+    repository: SqlImageRepository
+    store: FileImageStore
+
+    def files(self) -> list[str]:
+        return [item.location for item in self.store.scan()]
+
+
 @pytest.fixture
-async def deps(
+def parts(
     proxy: TcpProxy, mysql_url: str, make_settings: Callable[..., Settings], tmp_path: Path
-) -> AsyncIterator[ImageDeps]:
+) -> Iterator[Parts]:
     url = urlsplit(mysql_url)._replace(
         netloc=f"{urlsplit(mysql_url).netloc.rsplit(':', 1)[0]}:{proxy.port}"
     )
-    database = open_database(make_settings(database_url=url.geturl(), db_connect_timeout_s=2))
-    yield sql_deps(
-        database,
-        tmp_path / "images",
-        PlaceholderGenerator(),
-        GenerationPolicy(anonymous_generation=True),
+    settings = make_settings(
+        database_url=url.geturl(), db_connect_timeout_s=2, anonymous_generation=True
     )
+    database = open_database(settings)
+    services, repository, store = sql_services(
+        settings, database, tmp_path / "images", PlaceholderGenerator()
+    )
+    yield Parts(PublicImages(services), repository, store)
     database.close()
 
 
-def files(deps: ImageDeps) -> list[Path]:
-    return [f.path for f in deps.store.scan()]
-
-
 async def test_commit_lost_before_the_server_saw_it_leaves_nothing(
-    deps: ImageDeps, proxy: TcpProxy
+    parts: Parts, proxy: TcpProxy
 ) -> None:
     proxy.cut_when(b"COMMIT", after_forwarding=False)
     with pytest.raises(DatabaseUnavailable):
-        await PublicImageService(deps).generate(GenerateRequest(prompt="a lighthouse"))
+        await parts.images.generate(GenerateRequest(prompt="a lighthouse"))
     assert proxy.cuts == 1
-    assert list(deps.repository.iter_files()) == []
-    assert files(deps) == []
+    assert list(parts.repository.iter_files()) == []
+    assert parts.files() == []
 
 
 async def test_commit_that_landed_but_lost_its_answer_is_a_success(
-    deps: ImageDeps, proxy: TcpProxy
+    parts: Parts, proxy: TcpProxy
 ) -> None:
     proxy.cut_when(b"COMMIT", after_forwarding=True)
-    detail = await PublicImageService(deps).generate(GenerateRequest(prompt="a lighthouse"))
+    detail = await parts.images.generate(GenerateRequest(prompt="a lighthouse"))
     assert proxy.cuts == 1
-    assert [guid for guid, _ in deps.repository.iter_files()] == [detail.guid]
-    assert files(deps) == [deps.store.path_for(detail.guid)]
-    assert await PublicImageService(deps).get(detail.guid) == detail
+    assert [guid for guid, _ in parts.repository.iter_files()] == [detail.guid]
+    assert parts.files() == [str(parts.store.path_for(detail.guid))]
+    assert await parts.images.get(detail.guid) == detail

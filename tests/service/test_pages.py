@@ -4,27 +4,15 @@ expiring; a page's JSON is its details' encodings, made once."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from uuid import uuid4
 
 import pytest
 
-from pixyproxy.core.models import ImageDetail, ImageRecord
 from pixyproxy.service.pages import DetailPage, PageCache
-
-
-def detail(prompt: str = "p") -> ImageDetail:
-    now = datetime.now(UTC)
-    guid = uuid4()
-    record = ImageRecord(
-        guid=guid, prompt=prompt, filename=f"{guid}.png", size_bytes=1, width=1, height=1,
-        model="m", sha256="0" * 64, created_at=now, updated_at=now,
-    )  # fmt: skip
-    return ImageDetail.from_record(record)
+from tests.support.records import make_detail
 
 
 def page(*prompts: str) -> DetailPage:
-    return DetailPage(items=[detail(p) for p in prompts], next_cursor=None)
+    return DetailPage(items=[make_detail(p) for p in prompts], next_cursor=None)
 
 
 def test_a_page_is_kept_while_the_change_count_stays() -> None:

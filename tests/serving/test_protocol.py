@@ -19,14 +19,14 @@ import httpx
 import pytest
 
 from tests.support.mock_server import MockServer
-from tests.support.servers import ServerProcess, mock_backed_env, run_pixyproxy
-from tests.support.tokens import SECRET, bearer, claims, hs256
+from tests.support.servers import ServerProcess, run_pixyproxy, server_env
+from tests.support.tokens import SECRET, authorization, claims, hs256
 
 pytestmark = pytest.mark.e2e
 
 HEAD_S = 1.0
 BODY_S = 2.0
-KEEPALIVE_S = 5  # gunicorn.conf.py
+KEEPALIVE_S = 5  # serving/gunicorn_conf.py
 LIMIT_S = 30.0  # a cut that has not come by then never will
 EARLY_S = 0.1  # libuv's timers run on a cached clock: one may fire a few ms early
 PROBLEM = "application/problem+json"
@@ -37,14 +37,13 @@ def server(
     mock_server: MockServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("serving")
-    env = mock_backed_env(
+    env = server_env(
         database_url=f"sqlite:///{root / 'pixyproxy.db'}",
         storage_dir=root / "images",
-        openai_base_url=mock_server.base_url,
+        mock=mock_server,
         jwt_secret=SECRET,
-        request_head_timeout_s=str(HEAD_S),
-        request_body_timeout_s=str(BODY_S),
-        log_format="json",
+        request_head_timeout_s=HEAD_S,
+        request_body_timeout_s=BODY_S,
     )
     with run_pixyproxy(env, workers=1) as process:
         yield process
@@ -214,7 +213,7 @@ def test_a_long_response_is_not_cut(server: ServerProcess, mock_server: MockServ
         with httpx.Client(base_url=server.url, timeout=LIMIT_S) as client:
             started = time.monotonic()
             created = client.post(
-                "/image", json={"prompt": "take your time"}, headers=bearer(hs256(claims()))
+                "/image", json={"prompt": "take your time"}, headers=authorization(hs256(claims()))
             )
             assert time.monotonic() - started >= HEAD_S + BODY_S
         assert created.status_code == 200, created.text

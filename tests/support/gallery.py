@@ -18,7 +18,7 @@ import pymysql
 from jose import jwt
 
 from tests.support.mock_server import MockServer
-from tests.support.servers import mock_backed_env, run_pixyproxy
+from tests.support.servers import run_pixyproxy, server_env
 
 SECRET = "g" * 40
 
@@ -106,12 +106,11 @@ def serve_gallery(
     database_url: str, storage_dir: Path, mock: MockServer, **settings: str
 ) -> Iterator[Gallery]:
     """``pixyproxy serve`` (two workers, dev mode) on that database, through the mock."""
-    env = mock_backed_env(
+    env = server_env(
         database_url=database_url,
         storage_dir=storage_dir,
-        openai_base_url=mock.base_url,
+        mock=mock,
         jwt_secret=SECRET,
-        log_format="json",
         env="dev",
         **settings,
     )

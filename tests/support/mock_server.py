@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,16 +21,43 @@ from typing import IO, Any
 
 import httpx
 
+from tests.support.ports import free_port
+
 _SOURCE_DIR = Path(__file__).resolve().parents[2] / "services" / "openai-mock"
 _START_TIMEOUT_S = 15.0
 _STOP_TIMEOUT_S = 5.0
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def mock_command(
+    port: int | str, *, behavior: str = "ok", delay_s: float = 0.0, access_log: bool = True
+) -> list[str]:
+    """The command line of ``python -m openai_mock`` on 127.0.0.1:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "openai_mock",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--behavior",
+        behavior,
+        "--delay",
+        str(delay_s),
+        "--log-level",
+        "warning",
+        *([] if access_log else ["--no-access-log"]),
+    ]
+
+
+def openai_settings(mock: MockServer, **overrides: object) -> dict[str, object]:
+    """Settings (by field name) that make PixyProxy generate through ``mock``."""
+    return {
+        "image_provider": "openai",
+        "openai_api_key": "sk-test",
+        "openai_base_url": mock.base_url,
+        **overrides,
+    }
 
 
 class MockServer:
@@ -110,21 +136,7 @@ def start_mock_server(behavior: str = "ok", delay_s: float = 0.0) -> MockServer:
         # append mode: the child shares the file offset, and logs() seeks to read
         log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115 - closed by MockServer.stop
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "openai_mock",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--behavior",
-                behavior,
-                "--delay",
-                str(delay_s),
-                "--log-level",
-                "warning",
-            ],
+            mock_command(port, behavior=behavior, delay_s=delay_s),
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -19,7 +19,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from tests.support.mock_server import free_port
+from tests.support.mock_server import MockServer
+from tests.support.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -71,42 +72,75 @@ class ServerProcess:
         return self.process.returncode
 
 
-def mock_backed_env(
-    *, database_url: str, storage_dir: Path, openai_base_url: str, jwt_secret: str, **extra: str
+# Settings the OpenAI SDK reads under its own names.
+_SDK_VARIABLES = ("openai_api_key", "openai_base_url")
+# Starts the app (with settings overrides by field name) and returns a client bound to it.
+ServeApi = Callable[..., httpx.Client]
+
+
+def server_env(
+    *, database_url: str, storage_dir: Path, mock: MockServer | None = None, **settings: object
 ) -> dict[str, str]:
-    """Environment for ``pixyproxy serve`` generating through the OpenAI mock, with tokens
-    signed by ``jwt_secret``; ``extra`` adds or overrides ``PIXY_*`` settings by name."""
-    return {
+    """Environment for ``pixyproxy serve``: its database and image store, JSON logs, and
+    images from the OpenAI mock (placeholders without one); ``settings`` adds or overrides
+    settings by field name (``jwt_secret="..."``, ``anonymous_generation=True``)."""
+    env = {
         "PIXY_DATABASE_URL": database_url,
         "PIXY_STORAGE_DIR": str(storage_dir),
-        "PIXY_IMAGE_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": openai_base_url,
-        "PIXY_JWT_SECRET": jwt_secret,
-        **{f"PIXY_{name.upper()}": value for name, value in extra.items()},
+        "PIXY_LOG_FORMAT": "json",
+        "PIXY_IMAGE_PROVIDER": "placeholder",
     }
+    if mock is not None:
+        env |= {
+            "PIXY_IMAGE_PROVIDER": "openai",
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": mock.base_url,
+        }
+    for name, value in settings.items():
+        variable = name.upper() if name in _SDK_VARIABLES else f"PIXY_{name.upper()}"
+        env[variable] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def anonymous_server_env(
+    *, database_url: str, storage_dir: Path, mock: MockServer | None = None, **settings: object
+) -> dict[str, str]:
+    """``server_env`` of a server anyone may generate on, logging warnings and worse only."""
+    options: dict[str, object] = {"anonymous_generation": True, "log_level": "warning"}
+    return server_env(
+        database_url=database_url, storage_dir=storage_dir, mock=mock, **(options | settings)
+    )
+
+
+def serve_command(port: int | str, *, workers: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line of ``pixyproxy serve`` on ``host``:``port``."""
+    return [
+        sys.executable,
+        "-m",
+        "pixyproxy",
+        "serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
 
 
 @contextlib.contextmanager
-def run_pixyproxy(env: dict[str, str], *, workers: int = 2) -> Iterator[ServerProcess]:
-    """Start ``pixyproxy serve`` on a free port and wait until ``/healthz`` answers."""
+def run_pixyproxy(
+    env: dict[str, str], *, workers: int = 2, cwd: Path = REPO
+) -> Iterator[ServerProcess]:
+    """Start ``pixyproxy serve`` on a free port and wait until ``/readyz`` answers."""
     port = free_port()
     log = tempfile.TemporaryFile(mode="a+b")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pixyproxy",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
+        serve_command(port, workers=workers),
         stdout=log,
         stderr=subprocess.STDOUT,
         env={**os.environ, **env},
-        cwd=REPO,
+        cwd=cwd,
     )
     server = ServerProcess(process, f"http://127.0.0.1:{port}", log)
     try:

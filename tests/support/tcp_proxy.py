@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from tests.support.mock_server import free_port
+from tests.support.ports import free_port
 
 
 class TcpProxy:

@@ -1,5 +1,6 @@
-"""Bearer tokens for tests: well-formed ones through python-jose, and odd ones signed by
-hand from the exact JSON text given (python-jose would re-encode, or refuse, what they say)."""
+"""Bearer tokens for tests, the bench and the soak test: tokens as PixyProxy accepts them
+(HS256, ``aud`` pixyproxy) through python-jose, and odd ones signed by hand from the exact
+JSON text given (python-jose would re-encode, or refuse, what they say)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,25 @@ from typing import Any
 import httpx
 from jose import jwt
 
-SECRET = "t0ken-" + "s" * 40
+SECRET = "test-secret-" + "s" * 36  # what the servers the tests start sign with by default
+
+
+def token(
+    subject: str, secret: str = SECRET, *, ttl_s: int = 600, algorithm: str = "HS256", **claims: Any
+) -> str:
+    now = int(time.time())
+    payload = {"sub": subject, "aud": "pixyproxy", "iat": now, "exp": now + ttl_s, **claims}
+    return str(jwt.encode(payload, secret, algorithm=algorithm))
+
+
+def bearer(subject: str, secret: str = SECRET, **options: Any) -> dict[str, str]:
+    """The ``Authorization`` header of a token for ``subject``."""
+    return authorization(token(subject, secret, **options))
+
+
+def authorization(token: str) -> dict[str, str]:
+    """The ``Authorization`` header carrying ``token`` as it is."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 def b64url(raw: bytes) -> str:
@@ -45,10 +64,6 @@ def with_claim(name: str, json_text: str) -> str:
     rest = {k: v for k, v in claims().items() if k != name}
     members = [f"{json.dumps(k)}:{json.dumps(v)}" for k, v in rest.items()]
     return hs256_raw("{" + ",".join([*members, f'"{name}":{json_text}']) + "}")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_invalid_token(response: httpx.Response) -> None:

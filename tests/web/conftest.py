@@ -1,30 +1,11 @@
-"""The app served over real HTTP (uvicorn on a loopback port) for web-layer tests."""
+"""The app on the current backend, over real HTTP, for web-layer tests."""
 
 from __future__ import annotations
-
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 
 import httpx
 import pytest
 
-from pixyproxy.core.settings import Settings
-from pixyproxy.web.app import create_app
-from tests.support.servers import serve_in_thread
-
-ServeApi = Callable[..., httpx.Client]
-
-
-@pytest.fixture
-def serve_api(make_settings: Callable[..., Settings]) -> Iterator[ServeApi]:
-    """Start the app with settings overrides; returns an HTTP client bound to it."""
-    with ExitStack() as stack:
-
-        def serve(**overrides: object) -> httpx.Client:
-            base_url = stack.enter_context(serve_in_thread(create_app(make_settings(**overrides))))
-            return stack.enter_context(httpx.Client(base_url=base_url, timeout=30))
-
-        yield serve
+from tests.support.servers import ServeApi
 
 
 @pytest.fixture

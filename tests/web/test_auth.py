@@ -19,9 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from tests.support.servers import serve_in_thread
+from tests.support.servers import ServeApi, serve_in_thread
 from tests.support.tokens import claims
-from tests.web.conftest import ServeApi
 
 SECRET = "s3cret-" + "x" * 40
 ISSUER = "https://login.example.com"

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from jose import jwt
 
-from tests.support.tokens import SECRET, assert_invalid_token, bearer, claims, hs256
-from tests.web.conftest import ServeApi
+from tests.support.servers import ServeApi
+from tests.support.tokens import SECRET, assert_invalid_token, authorization, claims, hs256
 
 GUID = "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"
 # (method, path, the status it answers without a token)
@@ -46,9 +46,9 @@ def test_a_bad_token_is_401_on_every_route(
     api: httpx.Client, method: str, path: str, status: int
 ) -> None:
     assert api.request(method, path).status_code == status  # probes need no token
-    assert api.request(method, path, headers=bearer(hs256(claims()))).status_code == status
+    assert api.request(method, path, headers=authorization(hs256(claims()))).status_code == status
     for make in BAD.values():
-        response = api.request(method, path, headers=bearer(make()))
+        response = api.request(method, path, headers=authorization(make()))
         if method == "HEAD":
             assert (
                 response.status_code == 401
@@ -91,7 +91,7 @@ def test_a_token_is_verified_once_per_request(
         return decode(token, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(jwt, "decode", counting_decode)
-    headers = bearer(hs256(claims()))
+    headers = authorization(hs256(claims()))
     created = api.post("/image", json={"prompt": "a fox"}, headers=headers)
     assert created.status_code == 200, created.text
     assert api.get(f"/image/{created.json()['guid']}", headers=headers).status_code == 200

@@ -24,17 +24,17 @@ from pixyproxy.core.errors import InvalidToken
 from pixyproxy.core.settings import load_settings
 from pixyproxy.web.auth import TokenVerifier
 from pixyproxy.web.claims import MAX_NUMERIC_DATE, MAX_SUBJECT_CHARS, read_token, subject_problem
-from tests.support.mock_server import free_port
+from tests.support.ports import free_port
+from tests.support.servers import ServeApi
 from tests.support.tokens import (
     SECRET,
     assert_invalid_token,
-    bearer,
+    authorization,
     claims,
     hs256,
     hs256_raw,
     with_claim,
 )
-from tests.web.conftest import ServeApi
 
 HIDDEN = ("Cc", "Cf", "Cs", "Zl", "Zp")
 DEEP = "[" * 2000 + "]" * 2000  # deeper than Python's JSON parser can recurse
@@ -93,14 +93,14 @@ def offline_api(serve_api: ServeApi) -> httpx.Client:
 
 
 def test_a_good_token_reaches_the_database(offline_api: httpx.Client) -> None:
-    response = offline_api.get("/image", headers=bearer(hs256(claims())))
+    response = offline_api.get("/image", headers=authorization(hs256(claims())))
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "database_unavailable"
 
 
 @pytest.mark.parametrize("name", sorted(ODD_TOKENS))
 def test_odd_tokens_are_401_before_the_database(offline_api: httpx.Client, name: str) -> None:
-    headers = bearer(ODD_TOKENS[name]())
+    headers = authorization(ODD_TOKENS[name]())
     assert_invalid_token(offline_api.get("/image", headers=headers))
     assert_invalid_token(offline_api.post("/image", json={"prompt": "x"}, headers=headers))
 
@@ -121,7 +121,7 @@ def test_unusual_but_valid_claims_are_accepted(
     serve_api: ServeApi, overrides: dict[str, object]
 ) -> None:
     api = serve_api(jwt_secret=SECRET)
-    assert api.get("/image", headers=bearer(hs256(claims(**overrides)))).status_code == 200
+    assert api.get("/image", headers=authorization(hs256(claims(**overrides)))).status_code == 200
 
 
 JSON_VALUES = st.recursive(
@@ -178,7 +178,7 @@ def subject_api(serve_api: ServeApi, database_url: str) -> httpx.Client:
 @given(subject=SUBJECTS)
 def test_accepted_subjects_round_trip_as_author(subject_api: httpx.Client, subject: str) -> None:
     """Through JSON, the database (MySQL utf8mb4 or SQLite) and back, exactly."""
-    headers = bearer(hs256(claims(sub=subject)))
+    headers = authorization(hs256(claims(sub=subject)))
     created = subject_api.post("/image", json={"prompt": "a fox"}, headers=headers)
     assert created.status_code == 200, created.text
     guid = created.json()["guid"]
@@ -205,11 +205,13 @@ def test_odd_tokens_fetch_no_key(serve_api: ServeApi) -> None:
         for claim, text in (("exp", "1e400"), ("sub", r'"\u0000"'), ("aud", "42")):
             rest = {k: v for k, v in claims().items() if k != claim}
             payload = json.dumps(rest)[:-1] + f', "{claim}": {text}}}'
-            assert_invalid_token(api.get("/image", headers=bearer(_rs256(payload, key))))
+            assert_invalid_token(api.get("/image", headers=authorization(_rs256(payload, key))))
         assert select.select([jwks], [], [], 0.5)[0] == [], "an odd token fetched the JWKS"
         # The control: a well-formed token does look its key up.
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            good = pool.submit(api.get, "/image", headers=bearer(_rs256(json.dumps(claims()), key)))
+            good = pool.submit(
+                api.get, "/image", headers=authorization(_rs256(json.dumps(claims()), key))
+            )
             assert select.select([jwks], [], [], 20)[0] == [jwks]
             jwks.accept()[0].close()  # no keys here: the token is refused
             assert_invalid_token(good.result(timeout=30))

@@ -11,20 +11,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.support.mock_server import MockServer
-from tests.web.conftest import ServeApi
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body: dict[str, object] = response.json()
-    assert body["status"] == status and body["code"] == code
-    assert body["type"] == "about:blank" and body["title"] and body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
+from tests.support.mock_server import MockServer, openai_settings
+from tests.support.problems import assert_problem
+from tests.support.servers import ServeApi
 
 
 def generate(api: httpx.Client, **body: object) -> dict[str, object]:
@@ -186,13 +175,7 @@ def test_upstream_failures_are_mapped(
     status: int,
     code: str,
 ) -> None:
-    api = serve_api(
-        anonymous_generation=True,
-        image_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=openai_mock.base_url,
-        openai_max_retries=0,
-    )
+    api = serve_api(anonymous_generation=True, **openai_settings(openai_mock, openai_max_retries=0))
     openai_mock.set_behavior(behavior)
     response = api.post("/image", json={"prompt": "a fox"})
     assert_problem(response, status, code)

@@ -9,7 +9,7 @@ from uuid import uuid4
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.web.conftest import ServeApi
+from tests.support.servers import ServeApi
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 

@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 from typing import Any
 
 import httpx
 import pytest
-from jose import jwt
 
-from tests.support.mock_server import MockServer
-from tests.web.conftest import ServeApi
-
-SECRET = "k" * 48
-
-
-def bearer(subject: str) -> dict[str, str]:
-    now = int(time.time())
-    token = jwt.encode(
-        {"sub": subject, "aud": "pixyproxy", "exp": now + 600}, SECRET, algorithm="HS256"
-    )
-    return {"Authorization": f"Bearer {token}"}
-
+from tests.support.mock_server import MockServer, openai_settings
+from tests.support.servers import ServeApi
+from tests.support.tokens import SECRET, bearer
 
 ALICE, BOB = bearer("alice"), bearer("bob")
 
@@ -120,13 +108,7 @@ def test_bad_idempotency_keys_are_422(api: httpx.Client, key: str) -> None:
 def test_concurrent_requests_with_one_key_make_one_image(
     serve_api: ServeApi, database_url: str, openai_mock: MockServer
 ) -> None:
-    api = serve_api(
-        database_url=database_url,
-        jwt_secret=SECRET,
-        image_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=openai_mock.base_url,
-    )
+    api = serve_api(database_url=database_url, jwt_secret=SECRET, **openai_settings(openai_mock))
     openai_mock.set_behavior("ok", delay_s=1.0)
     headers = {**ALICE, "Idempotency-Key": "same-click-twice"}
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
@@ -146,13 +128,7 @@ def test_concurrent_requests_with_one_key_make_one_image(
 
 
 def test_failed_generation_frees_its_key(serve_api: ServeApi, openai_mock: MockServer) -> None:
-    api = serve_api(
-        jwt_secret=SECRET,
-        image_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=openai_mock.base_url,
-        openai_max_retries=0,
-    )
+    api = serve_api(jwt_secret=SECRET, **openai_settings(openai_mock, openai_max_retries=0))
     headers = {**ALICE, "Idempotency-Key": "retry-me"}
     openai_mock.set_behavior("server_error")
     assert post(api, headers).status_code == 502
@@ -184,13 +160,7 @@ def test_generation_limit_holds_across_app_instances(
 
 
 def test_in_flight_limit_answers_503(serve_api: ServeApi, openai_mock: MockServer) -> None:
-    api = serve_api(
-        jwt_secret=SECRET,
-        image_provider="openai",
-        openai_api_key="sk-test",
-        openai_base_url=openai_mock.base_url,
-        max_in_flight_generations=1,
-    )
+    api = serve_api(jwt_secret=SECRET, **openai_settings(openai_mock, max_in_flight_generations=1))
     openai_mock.set_behavior("ok", delay_s=1.5)
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         responses = list(pool.map(lambda i: post(api, ALICE, prompt=f"p{i}"), range(3)))

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.servers import ServeApi
 from tests.support.tcp_proxy import tcp_proxy
-from tests.web.conftest import ServeApi
 
 
 def wait_for_readiness(api: httpx.Client, status: int, timeout_s: float = 20) -> httpx.Response:

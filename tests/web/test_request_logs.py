@@ -26,11 +26,11 @@ from tests.support.logs import (
     read_until_ended,
     request_lines,
 )
-from tests.support.mock_server import MockServer
+from tests.support.mock_server import MockServer, openai_settings
+from tests.support.problems import PROBLEM
 from tests.support.servers import serve_in_thread
 
 JWT_SECRET = "test-secret-0123456789-0123456789-abcdef"
-PROBLEM = "application/problem+json"
 
 
 def add_test_routes(app: FastAPI) -> None:
@@ -264,12 +264,7 @@ def test_secrets_never_reach_the_log(
     api_key = "sk-live-0123456789abcdefSECRET"
     db_password = "hunter2-db-password"
     bearer = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA"
-    api = serve(
-        log_level="debug",
-        image_provider="openai",
-        openai_api_key=api_key,
-        openai_base_url=openai_mock.base_url,
-    )
+    api = serve(log_level="debug", **openai_settings(openai_mock, openai_api_key=api_key))
     assert api.post("/image", json={"prompt": "a fox"}).status_code == 200
     api.get("/image", headers={"Authorization": f"Bearer {bearer}"})
     api.get("/image", headers={"Authorization": f"Bearer {bearer}x"})

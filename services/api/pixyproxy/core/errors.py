@@ -13,17 +13,22 @@ class PixyProxyException(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal Server Error"
+    # What an instance says and how long the caller should wait, unless it is told otherwise.
+    default_message: ClassVar[str] = "The request failed."
+    default_retry_after_s: ClassVar[int | None] = None
 
     def __init__(
         self,
-        message: str = "The request failed.",
+        message: str | None = None,
         *,
         retry_after_s: int | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after_s = retry_after_s
+        self.message = message if message is not None else self.default_message
+        super().__init__(self.message)
+        self.retry_after_s = (
+            retry_after_s if retry_after_s is not None else (self.default_retry_after_s)
+        )
         self.headers = dict(headers or {})
 
 
@@ -119,32 +124,27 @@ class GenerationCapacityExceeded(ServiceUnavailable):
 
 class DatabaseUnavailable(ServiceUnavailable):
     code = "database_unavailable"
-
-    def __init__(self, message: str = "The database is unavailable.") -> None:
-        super().__init__(message, retry_after_s=5)
+    default_message = "The database is unavailable."
+    default_retry_after_s = 5
 
 
 class CommitOutcomeUnknown(DatabaseUnavailable):
     """The connection broke while a COMMIT was on the wire: it may or may not have landed."""
 
-    def __init__(self) -> None:
-        super().__init__("The database connection was lost while committing.")
+    default_message = "The database connection was lost while committing."
 
 
 class StorageUnavailable(ServiceUnavailable):
     code = "storage_unavailable"
-
-    def __init__(self, message: str = "The image store is not writable.") -> None:
-        super().__init__(message, retry_after_s=30)
+    default_message = "The image store is not writable."
+    default_retry_after_s = 30
 
 
 class InsufficientStorage(PixyProxyException):
     status = 507
     code = "insufficient_storage"
     title = "Insufficient Storage"
-
-    def __init__(self, message: str = "The image store is full.") -> None:
-        super().__init__(message)
+    default_message = "The image store is full."
 
 
 class InvalidRange(PixyProxyException):

@@ -2,19 +2,14 @@
 
 prometheus_client keeps one registry per process; under gunicorn the multiprocess mode
 (``PROMETHEUS_MULTIPROC_DIR``) sums the workers when ``/metrics`` is scraped. Gauges say
-how to combine workers for that reason.
+how to combine workers for that reason. Whether values live in memory or in that
+directory is decided by ``pixyproxy serve`` before this module is first imported
+(``serving/startup.py``); this module only defines the series.
 """
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import Counter, Gauge, Histogram
-
-# In multiprocess mode prometheus_client writes each value to a file in this directory as
-# the metric is defined below, and fails if the directory is missing.
-if _multiproc_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.makedirs(_multiproc_dir, exist_ok=True)
 
 # Every label value of the counters the chart's alerts and dashboard select on. A labelled
 # child only exists once it is created, and a series that appears at its first value hides

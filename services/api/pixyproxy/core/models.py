@@ -117,68 +117,50 @@ class GeneratedImage:
     model: str
 
 
-class ImageRecord(BaseModel):
-    """An image as the data layer stores it. ``id`` is internal and never leaves the service."""
+class ImageFields(BaseModel):
+    """What every image has, declared once: the record the data layer stores and the detail
+    the API shows both take these fields, and the data layer derives its columns, its
+    INSERT and its row conversion from them (``data/records.py``). A new column is one
+    field here (or on ``ImageRecord`` when callers must not see it) and one migration."""
 
     model_config = ConfigDict(frozen=True)
 
-    id: int | None = None
     guid: UUID
     prompt: str
     filename: str
     tags: list[str] = Field(default_factory=list)
     author: str | None = None
     private: bool = False
+    created_at: Timestamp
+    updated_at: Timestamp
     content_type: str = PNG_CONTENT_TYPE
     size_bytes: int
     width: int
     height: int
     model: str
+
+
+class ImageRecord(ImageFields):
+    """An image as the data layer stores it. ``id`` is internal and never leaves the service."""
+
+    id: int | None = None
     sha256: str
-    created_at: datetime
-    updated_at: datetime
 
 
-class ImageDetail(BaseModel):
+class ImageDetail(ImageFields):
     """An image as the API shows it."""
 
-    # Cached details are shared by every request that shows them.
-    model_config = ConfigDict(frozen=True)
+    # Cached details are shared by every request that shows them. Every field is in every
+    # answer, so the response schema lists them all as required.
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
 
-    guid: UUID
-    prompt: str
-    filename: str
-    tags: list[str]
-    author: str | None
-    private: bool
-    created_at: Timestamp
-    updated_at: Timestamp
-    content_type: str
-    size_bytes: int
-    width: int
-    height: int
-    model: str
     content_url: str
 
     @classmethod
     def from_record(cls, record: ImageRecord) -> ImageDetail:
         # A record is valid by construction: no need to validate it a second time.
-        return cls.model_construct(
-            guid=record.guid,
-            prompt=record.prompt,
-            filename=record.filename,
-            tags=record.tags,
-            author=record.author,
-            private=record.private,
-            created_at=record.created_at,
-            updated_at=record.updated_at,
-            content_type=record.content_type,
-            size_bytes=record.size_bytes,
-            width=record.width,
-            height=record.height,
-            model=record.model,
-            content_url=f"/image/{record.guid}/content",
-        )
+        shown = {name: getattr(record, name) for name in ImageFields.model_fields}
+        return cls.model_construct(**shown, content_url=f"/image/{record.guid}/content")
 
     @cached_property
     def encoded(self) -> bytes:
@@ -191,9 +173,23 @@ class ImageFilter(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    tag: Tag | None = None
-    author: str | None = Field(default=None, min_length=1, max_length=255)
-    q: str | None = Field(default=None, min_length=1, max_length=200)
+    tag: Tag | None = Field(default=None, description="Images with this tag.")
+    author: str | None = Field(
+        default=None, min_length=1, max_length=255, description="Images by this author."
+    )
+    q: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Text the prompt contains."
+    )
+
+
+class ImageListQuery(ImageFilter):
+    """The query of ``GET /image``: the filters, how many images, and where the page starts.
+    Other query parameters are ignored."""
+
+    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
+    cursor: str | None = Field(
+        default=None, min_length=1, max_length=200, description="From the previous page."
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +202,8 @@ class ImagePage:
 
     guids: list[str]
     more: bool
+    # The image the page was to start after is not one the viewer may see (any more).
+    after_missing: bool = False
 
     @property
     def next_after(self) -> str | None:

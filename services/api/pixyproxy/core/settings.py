@@ -58,8 +58,14 @@ class Settings(BaseSettings):
     # how long at most: the bound for changes made outside this server.
     list_cache_pages: int = Field(default=512, ge=0, le=100_000)
     list_cache_ttl_s: float = Field(default=5.0, gt=0, le=3600)
-    # Where the workers of one server share state (set by gunicorn's config at start).
+    # Where the workers of one server share state; unset: `pixyproxy serve` makes one.
     shared_dir: Path | None = None
+    # Where the workers of one server keep their Prometheus values (an emptyDir in
+    # Kubernetes); unset: `pixyproxy serve` makes a private one. prometheus_client's own
+    # name for it, PROMETHEUS_MULTIPROC_DIR, is read too.
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("PIXY_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+    )
     max_image_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
     # Image generation
@@ -109,6 +115,8 @@ class Settings(BaseSettings):
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",
+        "shared_dir",
+        "metrics_dir",
         mode="before",
     )
     @classmethod

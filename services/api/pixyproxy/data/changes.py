@@ -3,9 +3,9 @@
 Workers keep list pages in memory (``service/pages.py``) and must drop them as soon as any
 worker of the same server adds an image. The count lives in an 8-byte file that every
 worker maps into memory: reading it is a memory read, and an increment holds an exclusive
-file lock, so none is lost. gunicorn's config makes the file's directory before the
-workers start (``PIXY_SHARED_DIR``). A process on its own (tests, ``serve --reload``)
-counts in memory.
+file lock, so none is lost. ``pixyproxy serve`` makes the file's directory before the
+workers start (``PIXY_SHARED_DIR``, ``serving/startup.py``). A process on its own (tests,
+``serve --reload``) counts in memory.
 """
 
 from __future__ import annotations

@@ -44,15 +44,17 @@ class Database(Protocol):
         """A cursor inside a transaction: committed on success, rolled back on any error."""
         ...
 
-    def ping(self) -> None:
-        """Raise ``DatabaseUnavailable`` unless the database answers a trivial query."""
-        ...
-
     def pool_status(self) -> tuple[int, int]:
         """(connections in use, pool size)."""
         ...
 
     def close(self) -> None: ...
+
+
+def ping(database: Database) -> None:
+    """Raise ``DatabaseUnavailable`` unless the database answers a trivial query."""
+    with database.reading() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def expand_list(name: str, values: list[Any]) -> tuple[str, dict[str, Any]]:

@@ -10,22 +10,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
-from pixyproxy.core.errors import InvalidRequest
 from pixyproxy.core.models import ImageFilter, ImagePage, ImageRecord
-from pixyproxy.data.database import (
-    Cursor,
-    Database,
-    Dialect,
-    Row,
-    db_timestamp,
-    expand_list,
-    from_db_timestamp,
-)
+from pixyproxy.data.database import Cursor, Database, Dialect, expand_list
+from pixyproxy.data.records import Columns
 
-_COLUMNS = (
-    "i.id, i.guid, i.filename, i.prompt, i.author, i.private, i.content_type, i.size_bytes,"
-    " i.width, i.height, i.model, i.sha256, i.created_at, i.updated_at"
-)
+# The images table is the record's fields; its tags live in image_tags.
+IMAGES = Columns(ImageRecord, generated=["id"], elsewhere=["tags"])
+_COLUMNS = IMAGES.select("i")
+_INSERT = IMAGES.insert("images")
 
 
 def _visible(alias: str) -> str:
@@ -35,13 +27,6 @@ def _visible(alias: str) -> str:
 
 _VISIBLE = _visible("i")
 _LIKE_ESCAPE = "!"
-
-
-class InvalidCursor(InvalidRequest):
-    code = "invalid_cursor"
-
-    def __init__(self) -> None:
-        super().__init__("The cursor is not valid; start again from the first page.")
 
 
 class ImageRepository(Protocol):
@@ -60,7 +45,10 @@ class ImageRepository(Protocol):
     def list(
         self, *, viewer: str | None, filter: ImageFilter, limit: int, after: UUID | None
     ) -> ImagePage:
-        """The guids of up to ``limit`` visible images, newest first, older than ``after``."""
+        """The guids of up to ``limit`` visible images, newest first, older than ``after``.
+
+        An ``after`` that names no image the viewer may see gives an empty page marked
+        ``after_missing``, never an empty list that looks like the end."""
         ...
 
     def exists(self, guid: UUID) -> bool:
@@ -80,14 +68,7 @@ class SqlImageRepository:
 
     def insert(self, record: ImageRecord) -> ImageRecord:
         with self._db.writing() as cursor:
-            cursor.execute(
-                "INSERT INTO images (guid, filename, prompt, author, private, content_type,"
-                " size_bytes, width, height, model, sha256, created_at, updated_at)"
-                " VALUES (%(guid)s, %(filename)s, %(prompt)s, %(author)s, %(private)s,"
-                " %(content_type)s, %(size_bytes)s, %(width)s, %(height)s, %(model)s,"
-                " %(sha256)s, %(created_at)s, %(updated_at)s)",
-                _record_to_params(record),
-            )
+            cursor.execute(_INSERT, IMAGES.to_params(record))
             image_id = cursor.lastrowid
             for position, tag in enumerate(record.tags):
                 cursor.execute(
@@ -107,7 +88,7 @@ class SqlImageRepository:
             if row is None:
                 return None
             tags = _tags_by_image(cursor, [row["id"]])
-        return _row_to_record(row, tags.get(row["id"], []))
+        return IMAGES.to_record(row, tags=tags.get(row["id"], []))
 
     def get_many(self, guids: Sequence[str], *, viewer: str | None) -> list[ImageRecord]:
         if not guids:
@@ -120,7 +101,7 @@ class SqlImageRepository:
             )
             rows = cursor.fetchall()
             tags = _tags_by_image(cursor, [row["id"] for row in rows])
-        return [_row_to_record(row, tags.get(row["id"], [])) for row in rows]
+        return [IMAGES.to_record(row, tags=tags.get(row["id"], [])) for row in rows]
 
     def list(
         self, *, viewer: str | None, filter: ImageFilter, limit: int, after: UUID | None
@@ -138,8 +119,8 @@ class SqlImageRepository:
                 guids = text.split(",") if text else []
             else:
                 guids = [row["guid"] for row in rows]
-            if not guids and after is not None:
-                self._check_cursor(cursor, after, viewer)
+            if not guids and after is not None and not _visible_image(cursor, after, viewer):
+                return ImagePage(guids=[], more=False, after_missing=True)
         return ImagePage(guids=guids[:limit], more=len(guids) > limit)
 
     def exists(self, guid: UUID) -> bool:
@@ -170,17 +151,6 @@ class SqlImageRepository:
             if len(rows) < batch:
                 return
             last_id = rows[-1]["id"]
-
-    @staticmethod
-    def _check_cursor(cursor: Cursor, after: UUID, viewer: str | None) -> None:
-        """After an empty page: the list ended, or the cursor names no image the viewer may
-        see, which is refused rather than answered with an empty list."""
-        cursor.execute(
-            f"SELECT 1 AS found FROM images i WHERE i.guid = %(guid)s AND {_VISIBLE}",
-            {"guid": str(after), "viewer": viewer},
-        )
-        if cursor.fetchone() is None:
-            raise InvalidCursor()
 
 
 def list_query(
@@ -225,6 +195,16 @@ def list_query(
     return sql, params
 
 
+def _visible_image(cursor: Cursor, guid: UUID, viewer: str | None) -> bool:
+    """After an empty page: whether the list ended, or ``guid`` names no image the viewer
+    may see."""
+    cursor.execute(
+        f"SELECT 1 AS found FROM images i WHERE i.guid = %(guid)s AND {_VISIBLE}",
+        {"guid": str(guid), "viewer": viewer},
+    )
+    return cursor.fetchone() is not None
+
+
 def _tags_by_image(cursor: Cursor, image_ids: list[int]) -> dict[int, list[str]]:
     if not image_ids:
         return {}
@@ -244,42 +224,3 @@ def _escape_like(text: str) -> str:
     for char in (_LIKE_ESCAPE, "%", "_"):
         text = text.replace(char, _LIKE_ESCAPE + char)
     return text
-
-
-def _record_to_params(record: ImageRecord) -> dict[str, Any]:
-    return {
-        "guid": str(record.guid),
-        "filename": record.filename,
-        "prompt": record.prompt,
-        "author": record.author,
-        "private": int(record.private),
-        "content_type": record.content_type,
-        "size_bytes": record.size_bytes,
-        "width": record.width,
-        "height": record.height,
-        "model": record.model,
-        "sha256": record.sha256,
-        "created_at": db_timestamp(record.created_at),
-        "updated_at": db_timestamp(record.updated_at),
-    }
-
-
-def _row_to_record(row: Row, tags: list[str]) -> ImageRecord:
-    # Rows come from our own schema: building without validation halves a list's cost.
-    return ImageRecord.model_construct(
-        id=row["id"],
-        guid=UUID(row["guid"]),
-        prompt=row["prompt"],
-        filename=row["filename"],
-        tags=tags,
-        author=row["author"],
-        private=bool(row["private"]),
-        content_type=row["content_type"],
-        size_bytes=row["size_bytes"],
-        width=row["width"],
-        height=row["height"],
-        model=row["model"],
-        sha256=row["sha256"],
-        created_at=from_db_timestamp(row["created_at"]),
-        updated_at=from_db_timestamp(row["updated_at"]),
-    )

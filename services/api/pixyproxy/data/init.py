@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from pixyproxy.core.errors import ConfigurationError, DatabaseUnavailable
 from pixyproxy.core.settings import Settings
-from pixyproxy.data.database import Cursor, Database
+from pixyproxy.data.database import Cursor, Database, db_timestamp
 from pixyproxy.data.mysql import MySQLDatabase, MySQLOptions
-from pixyproxy.data.schema import LATEST_VERSION, VERSION_TABLE, migrations
+from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE
 from pixyproxy.data.sqlite import SQLiteDatabase, sqlite_path
 
 MIGRATION_LOCK = "pixyproxy.schema"
@@ -59,25 +59,40 @@ def migrate(database: Database) -> list[int]:
 
 
 def schema_version(database: Database) -> int:
+    """The version the schema is at (0 before the first migration); reads only."""
     with database.reading() as cursor:
-        return _current_version(database, cursor)
+        cursor.execute(_VERSION_TABLE_EXISTS[database.dialect])
+        row = cursor.fetchone()
+        if not row or not row["found"]:
+            return 0
+        return _current_version(cursor)
 
 
-def _current_version(database: Database, cursor: Cursor) -> int:
-    cursor.execute(VERSION_TABLE[database.dialect])
+# Whether the version table is there, asked of each dialect's catalogue.
+_VERSION_TABLE_EXISTS = {
+    "mysql": "SELECT COUNT(*) AS found FROM information_schema.tables"
+    " WHERE table_schema = DATABASE() AND table_name = 'schema_version'",
+    "sqlite": "SELECT COUNT(*) AS found FROM sqlite_master"
+    " WHERE type = 'table' AND name = 'schema_version'",
+}
+
+
+def _current_version(cursor: Cursor) -> int:
     cursor.execute("SELECT COALESCE(MAX(version), 0) AS version FROM schema_version")
     row = cursor.fetchone()
     return int(row["version"]) if row else 0
 
 
 def _apply(database: Database, cursor: Cursor) -> list[int]:
+    for statement in VERSION_TABLE.for_dialect(database.dialect):
+        cursor.execute(statement)
     applied = []
-    for version in range(_current_version(database, cursor) + 1, LATEST_VERSION + 1):
-        for statement in migrations(database.dialect)[version]:
+    for version in range(_current_version(cursor) + 1, LATEST_VERSION + 1):
+        for statement in MIGRATIONS[version].for_dialect(database.dialect):
             cursor.execute(statement)
         cursor.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (%(version)s, %(at)s)",
-            {"version": version, "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")},
+            {"version": version, "at": db_timestamp(datetime.now(UTC))},
         )
         applied.append(version)
     return applied

@@ -190,10 +190,6 @@ class MySQLDatabase:
             finally:
                 cursor.close()
 
-    def ping(self) -> None:
-        with self.reading() as cursor:
-            cursor.execute("SELECT 1")
-
     def pool_status(self) -> tuple[int, int]:
         return self._in_use, self.options.pool_size
 

@@ -1,4 +1,11 @@
-"""The schema, as numbered migrations per dialect. Applied in order by ``init.migrate``.
+"""The schema, as numbered migrations. Applied in order by ``init.migrate``.
+
+Each migration holds its statements for both dialects side by side, so one cannot gain a
+migration the other lacks; ``tests/data/test_schema.py`` checks that the two resulting
+schemas have the same tables, columns, keys and indexes, and that every field of a record
+(``core/models.py``) is a column. What only one dialect has (a MySQL collation, a FULLTEXT
+index, a SQLite FTS5 table) is written in that dialect's statements, and the index or the
+tables are named in that test's MYSQL_ONLY_INDEXES / SQLITE_ONLY_TABLES.
 
 A migration is never edited once released; changes come as a new number. ``images`` keeps
 the column names of the brief (id, guid, filename, prompt, created_at, updated_at).
@@ -6,145 +13,159 @@ the column names of the brief (id, guid, filename, prompt, created_at, updated_a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pixyproxy.data.database import Dialect
 
-MYSQL_MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """
-        CREATE TABLE IF NOT EXISTS images (
-            id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
-            guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-            filename VARCHAR(255) NOT NULL,
-            prompt TEXT NOT NULL,
-            author VARCHAR(255) NULL,
-            private TINYINT(1) NOT NULL DEFAULT 0,
-            content_type VARCHAR(64) CHARACTER SET ascii NOT NULL DEFAULT 'image/png',
-            size_bytes INT UNSIGNED NOT NULL,
-            width SMALLINT UNSIGNED NOT NULL,
-            height SMALLINT UNSIGNED NOT NULL,
-            model VARCHAR(100) NOT NULL,
-            sha256 CHAR(64) CHARACTER SET ascii NOT NULL,
-            created_at DATETIME(6) NOT NULL,
-            updated_at DATETIME(6) NOT NULL,
-            PRIMARY KEY (id),
-            UNIQUE KEY uq_images_guid (guid),
-            KEY ix_images_author (author, id),
-            KEY ix_images_private (private, id)
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS image_tags (
-            image_id BIGINT UNSIGNED NOT NULL,
-            tag VARCHAR(50) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
-            position SMALLINT UNSIGNED NOT NULL,
-            PRIMARY KEY (image_id, tag),
-            KEY ix_image_tags_tag (tag, image_id),
-            CONSTRAINT fk_image_tags_image FOREIGN KEY (image_id)
-                REFERENCES images (id) ON DELETE CASCADE
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
-        """,
-    ],
-    2: [
-        """
-        CREATE TABLE IF NOT EXISTS idempotency_keys (
-            owner VARCHAR(255) NOT NULL,
-            idem_key VARCHAR(255) NOT NULL,
-            request_hash CHAR(64) CHARACTER SET ascii NOT NULL,
-            state VARCHAR(16) CHARACTER SET ascii NOT NULL,
-            response MEDIUMTEXT NULL,
-            created_at DATETIME(6) NOT NULL,
-            expires_at DATETIME(6) NOT NULL,
-            PRIMARY KEY (owner, idem_key),
-            KEY ix_idempotency_keys_expires (expires_at)
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
-        """,
-        """
-        CREATE TABLE IF NOT EXISTS generation_counts (
-            owner VARCHAR(255) NOT NULL,
-            window_start BIGINT NOT NULL,
-            generations INT UNSIGNED NOT NULL,
-            PRIMARY KEY (owner, window_start)
-        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
-        """,
-    ],
+
+@dataclass(frozen=True)
+class Statements:
+    """The same change, as MySQL (and MariaDB) and as SQLite spell it."""
+
+    mysql: tuple[str, ...]
+    sqlite: tuple[str, ...]
+
+    def for_dialect(self, dialect: Dialect) -> tuple[str, ...]:
+        return self.mysql if dialect == "mysql" else self.sqlite
+
+
+MIGRATIONS: dict[int, Statements] = {
+    1: Statements(
+        mysql=(
+            """
+            CREATE TABLE IF NOT EXISTS images (
+                id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+                guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                filename VARCHAR(255) NOT NULL,
+                prompt TEXT NOT NULL,
+                author VARCHAR(255) NULL,
+                private TINYINT(1) NOT NULL DEFAULT 0,
+                content_type VARCHAR(64) CHARACTER SET ascii NOT NULL DEFAULT 'image/png',
+                size_bytes INT UNSIGNED NOT NULL,
+                width SMALLINT UNSIGNED NOT NULL,
+                height SMALLINT UNSIGNED NOT NULL,
+                model VARCHAR(100) NOT NULL,
+                sha256 CHAR(64) CHARACTER SET ascii NOT NULL,
+                created_at DATETIME(6) NOT NULL,
+                updated_at DATETIME(6) NOT NULL,
+                PRIMARY KEY (id),
+                UNIQUE KEY uq_images_guid (guid),
+                KEY ix_images_author (author, id),
+                KEY ix_images_private (private, id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS image_tags (
+                image_id BIGINT UNSIGNED NOT NULL,
+                tag VARCHAR(50) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                position SMALLINT UNSIGNED NOT NULL,
+                PRIMARY KEY (image_id, tag),
+                KEY ix_image_tags_tag (tag, image_id),
+                CONSTRAINT fk_image_tags_image FOREIGN KEY (image_id)
+                    REFERENCES images (id) ON DELETE CASCADE
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
+            """,
+        ),
+        sqlite=(
+            """
+            CREATE TABLE IF NOT EXISTS images (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                guid TEXT NOT NULL UNIQUE,
+                filename TEXT NOT NULL,
+                prompt TEXT NOT NULL,
+                author TEXT NULL,
+                private INTEGER NOT NULL DEFAULT 0,
+                content_type TEXT NOT NULL DEFAULT 'image/png',
+                size_bytes INTEGER NOT NULL,
+                width INTEGER NOT NULL,
+                height INTEGER NOT NULL,
+                model TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS ix_images_author ON images (author, id)",
+            "CREATE INDEX IF NOT EXISTS ix_images_private ON images (private, id)",
+            """
+            CREATE TABLE IF NOT EXISTS image_tags (
+                image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+                tag TEXT NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (image_id, tag)
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS ix_image_tags_tag ON image_tags (tag, image_id)",
+        ),
+    ),
+    2: Statements(
+        mysql=(
+            """
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                owner VARCHAR(255) NOT NULL,
+                idem_key VARCHAR(255) NOT NULL,
+                request_hash CHAR(64) CHARACTER SET ascii NOT NULL,
+                state VARCHAR(16) CHARACTER SET ascii NOT NULL,
+                response MEDIUMTEXT NULL,
+                created_at DATETIME(6) NOT NULL,
+                expires_at DATETIME(6) NOT NULL,
+                PRIMARY KEY (owner, idem_key),
+                KEY ix_idempotency_keys_expires (expires_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS generation_counts (
+                owner VARCHAR(255) NOT NULL,
+                window_start BIGINT NOT NULL,
+                generations INT UNSIGNED NOT NULL,
+                PRIMARY KEY (owner, window_start)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+        ),
+        sqlite=(
+            """
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                owner TEXT NOT NULL,
+                idem_key TEXT NOT NULL,
+                request_hash TEXT NOT NULL,
+                state TEXT NOT NULL,
+                response TEXT NULL,
+                created_at TEXT NOT NULL,
+                expires_at TEXT NOT NULL,
+                PRIMARY KEY (owner, idem_key)
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS ix_idempotency_keys_expires"
+            " ON idempotency_keys (expires_at)",
+            """
+            CREATE TABLE IF NOT EXISTS generation_counts (
+                owner TEXT NOT NULL,
+                window_start INTEGER NOT NULL,
+                generations INTEGER NOT NULL,
+                PRIMARY KEY (owner, window_start)
+            )
+            """,
+        ),
+    ),
 }
 
-SQLITE_MIGRATIONS: dict[int, list[str]] = {
-    1: [
+VERSION_TABLE = Statements(
+    mysql=(
         """
-        CREATE TABLE IF NOT EXISTS images (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            guid TEXT NOT NULL UNIQUE,
-            filename TEXT NOT NULL,
-            prompt TEXT NOT NULL,
-            author TEXT NULL,
-            private INTEGER NOT NULL DEFAULT 0,
-            content_type TEXT NOT NULL DEFAULT 'image/png',
-            size_bytes INTEGER NOT NULL,
-            width INTEGER NOT NULL,
-            height INTEGER NOT NULL,
-            model TEXT NOT NULL,
-            sha256 TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            updated_at TEXT NOT NULL
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS ix_images_author ON images (author, id)",
-        "CREATE INDEX IF NOT EXISTS ix_images_private ON images (private, id)",
-        """
-        CREATE TABLE IF NOT EXISTS image_tags (
-            image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
-            tag TEXT NOT NULL,
-            position INTEGER NOT NULL,
-            PRIMARY KEY (image_id, tag)
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS ix_image_tags_tag ON image_tags (tag, image_id)",
-    ],
-    2: [
-        """
-        CREATE TABLE IF NOT EXISTS idempotency_keys (
-            owner TEXT NOT NULL,
-            idem_key TEXT NOT NULL,
-            request_hash TEXT NOT NULL,
-            state TEXT NOT NULL,
-            response TEXT NULL,
-            created_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            PRIMARY KEY (owner, idem_key)
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS ix_idempotency_keys_expires ON idempotency_keys (expires_at)",
-        """
-        CREATE TABLE IF NOT EXISTS generation_counts (
-            owner TEXT NOT NULL,
-            window_start INTEGER NOT NULL,
-            generations INTEGER NOT NULL,
-            PRIMARY KEY (owner, window_start)
-        )
-        """,
-    ],
-}
-
-VERSION_TABLE = {
-    "mysql": """
         CREATE TABLE IF NOT EXISTS schema_version (
             version INT NOT NULL PRIMARY KEY,
             applied_at DATETIME(6) NOT NULL
         ) ENGINE=InnoDB
-    """,
-    "sqlite": """
+        """,
+    ),
+    sqlite=(
+        """
         CREATE TABLE IF NOT EXISTS schema_version (
             version INTEGER NOT NULL PRIMARY KEY,
             applied_at TEXT NOT NULL
         )
-    """,
-}
+        """,
+    ),
+)
 
-
-def migrations(dialect: Dialect) -> dict[int, list[str]]:
-    return MYSQL_MIGRATIONS if dialect == "mysql" else SQLITE_MIGRATIONS
-
-
-LATEST_VERSION = max(MYSQL_MIGRATIONS)
-assert max(SQLITE_MIGRATIONS) == LATEST_VERSION, "both dialects must have every migration"
+LATEST_VERSION = max(MIGRATIONS)

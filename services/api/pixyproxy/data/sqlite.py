@@ -112,10 +112,6 @@ class SQLiteDatabase:
             finally:
                 cursor.close()
 
-    def ping(self) -> None:
-        with self.reading() as cursor:
-            cursor.execute("SELECT 1")
-
     def pool_status(self) -> tuple[int, int]:
         return 0, len(self._all)
 
@@ -127,16 +123,24 @@ class SQLiteDatabase:
         self._local = threading.local()
 
 
+# What a caller can only wait out: another writer holds the lock, the file cannot be opened
+# or read (a volume gone away). Primary result codes: the low byte of the extended code.
+_UNAVAILABLE = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
+)
+_DUPLICATE = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
+
+
 @contextmanager
 def _translated_errors() -> Iterator[None]:
+    """sqlite3 errors by their result code (``sqlite_errorcode``), never by message text."""
     try:
         yield
     except sqlite3.IntegrityError as exc:
-        if "UNIQUE constraint" in str(exc):
+        if exc.sqlite_errorcode in _DUPLICATE:
             raise DuplicateKey(f"duplicate key: {exc}") from exc
         raise
     except sqlite3.OperationalError as exc:
-        message = str(exc)
-        if "locked" in message or "unable to open" in message or "disk I/O" in message:
+        if exc.sqlite_errorcode & 0xFF in _UNAVAILABLE:
             raise DatabaseUnavailable() from exc
         raise

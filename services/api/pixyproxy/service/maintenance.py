@@ -7,11 +7,10 @@ period may belong to a request in flight: they are reported but never removed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from uuid import UUID
 
 from pixyproxy.data.images import ImageRepository
-from pixyproxy.data.store import ImageStore
+from pixyproxy.data.store import ORIGINAL, ImageStore, StoredItem
 
 DEFAULT_GRACE_S = 15 * 60
 
@@ -19,11 +18,11 @@ DEFAULT_GRACE_S = 15 * 60
 @dataclass
 class StorageReport:
     images: int = 0
-    files_without_rows: list[Path] = field(default_factory=list)
+    files_without_rows: list[StoredItem] = field(default_factory=list)
     rows_without_files: list[UUID] = field(default_factory=list)
-    temp_leftovers: list[Path] = field(default_factory=list)
-    too_young_to_judge: list[Path] = field(default_factory=list)
-    unknown_files: list[Path] = field(default_factory=list)
+    temp_leftovers: list[StoredItem] = field(default_factory=list)
+    too_young_to_judge: list[StoredItem] = field(default_factory=list)
+    unknown_files: list[StoredItem] = field(default_factory=list)
     fixed: bool = False
 
     @property
@@ -33,11 +32,11 @@ class StorageReport:
     def lines(self) -> list[str]:
         verb = "removed" if self.fixed else "found"
         out = [f"{self.images} images in the database"]
-        out += [f"file without row ({verb}): {path}" for path in self.files_without_rows]
+        out += [f"file without row ({verb}): {i.location}" for i in self.files_without_rows]
         out += [f"row without file ({verb}): {guid}" for guid in self.rows_without_files]
-        out += [f"temp leftover ({verb}): {path}" for path in self.temp_leftovers]
-        out += [f"recent, left alone: {path}" for path in self.too_young_to_judge]
-        out += [f"not ours, left alone: {path}" for path in self.unknown_files]
+        out += [f"temp leftover ({verb}): {i.location}" for i in self.temp_leftovers]
+        out += [f"recent, left alone: {i.location}" for i in self.too_young_to_judge]
+        out += [f"not ours, left alone: {i.location}" for i in self.unknown_files]
         out.append("clean" if self.clean else ("repaired" if self.fixed else "problems found"))
         return out
 
@@ -53,23 +52,24 @@ def check_storage(
     rows = {guid: filename for guid, filename in repository.iter_files()}
     report.images = len(rows)
     seen: set[UUID] = set()
-    for stored in store.scan():
-        if stored.is_temp:
-            (
-                report.temp_leftovers if stored.age_s >= grace_s else report.too_young_to_judge
-            ).append(stored.path)
-        elif stored.guid is None:
-            report.unknown_files.append(stored.path)
-        elif stored.guid in rows:
-            seen.add(stored.guid)
-        elif stored.age_s >= grace_s:
-            report.files_without_rows.append(stored.path)
+    for item in store.scan():
+        if item.is_temp:
+            (report.temp_leftovers if item.age_s >= grace_s else report.too_young_to_judge).append(
+                item
+            )
+        elif item.guid is None:
+            report.unknown_files.append(item)
+        elif item.guid in rows:
+            if item.variant == ORIGINAL:  # a row without its original cannot be served
+                seen.add(item.guid)
+        elif item.age_s >= grace_s:
+            report.files_without_rows.append(item)
         else:
-            report.too_young_to_judge.append(stored.path)
+            report.too_young_to_judge.append(item)
     report.rows_without_files = [guid for guid in rows if guid not in seen]
     if fix:
-        for path in report.files_without_rows + report.temp_leftovers:
-            path.unlink(missing_ok=True)
+        for item in report.files_without_rows + report.temp_leftovers:
+            store.discard(item)
         for guid in report.rows_without_files:
             repository.delete(guid)
     return report

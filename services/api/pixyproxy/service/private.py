@@ -1,19 +1,39 @@
-"""Requests from authenticated callers: they also see, and may create, their own private images."""
+"""What an authenticated caller may do, and its rules.
+
+- It sees public images and its own private ones (its subject is the viewer of every
+  query), and nobody else's private images.
+- It generates images as their author, public or private.
+- Its idempotency keys and its generation quota are its own.
+"""
 
 from __future__ import annotations
 
-from pixyproxy.core.models import Caller, GenerateRequest, ImageDetail
-from pixyproxy.service.images import ImageDeps, ImageService
+from uuid import UUID
+
+from pixyproxy.core.models import Caller, GenerateRequest, ImageDetail, ImageListQuery
+from pixyproxy.service.images import ImageServices
+from pixyproxy.service.pages import DetailPage
+from pixyproxy.service.reading import ImageContent
 
 
-class PrivateImageService(ImageService):
-    def __init__(self, deps: ImageDeps, caller: Caller) -> None:
-        super().__init__(deps, viewer=caller.subject)
+class PrivateImages:
+    def __init__(self, services: ImageServices, caller: Caller) -> None:
+        self._services = services
         self.caller = caller
+
+    async def get(self, guid: UUID) -> ImageDetail:
+        return await self._services.reading.get(guid, viewer=self.caller.subject)
+
+    async def list(self, query: ImageListQuery) -> DetailPage:
+        return await self._services.reading.list(query, viewer=self.caller.subject)
+
+    async def content(self, guid: UUID) -> ImageContent:
+        return await self._services.reading.content(guid, viewer=self.caller.subject)
 
     async def generate(
         self, request: GenerateRequest, *, idempotency_key: str | None = None
     ) -> ImageDetail:
-        return await self._generate(
-            request, author=self.caller.subject, idempotency_key=idempotency_key
+        subject = self.caller.subject
+        return await self._services.generation.generate(
+            request, author=subject, owner=subject, idempotency_key=idempotency_key
         )

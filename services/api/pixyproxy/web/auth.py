@@ -47,10 +47,6 @@ class TokenVerifier:
         self._public_key = key.get_secret_value() if key else None
         self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_refresh_s)
 
-    @property
-    def configured(self) -> bool:
-        return bool(self._secret or self._public_key or self._jwks.url)
-
     async def verify(self, token: str) -> Caller:
         if len(token) > MAX_TOKEN_CHARS:
             raise InvalidToken()
@@ -103,7 +99,6 @@ class JwksCache:
         self._keys: dict[str, dict[str, Any]] = {}
         self._fetched_at: float | None = None
         self._lock = anyio.Lock()
-        self.fetches = 0
 
     async def key(self, kid: str) -> dict[str, Any] | None:
         if kid in self._keys:
@@ -118,7 +113,6 @@ class JwksCache:
 
     async def _fetch(self) -> None:
         self._fetched_at = time.monotonic()
-        self.fetches += 1
         try:
             document = await to_thread.run_sync(_download_json, self.url)
             keys = {k["kid"]: k for k in document["keys"] if isinstance(k.get("kid"), str)}
@@ -168,6 +162,23 @@ def mint_token(settings: Settings, subject: str, ttl_s: int = 3600) -> str:
         claims["iss"] = settings.jwt_issuer
     algorithm = settings.jwt_algorithms[0]
     return str(jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=algorithm))
+
+
+class DevTokens:
+    """Tokens for the user ``dev``, for the gallery's sign-in button: dev mode with an HMAC
+    secret only (``for_settings`` says whether there are any)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> DevTokens | None:
+        if settings.is_production or settings.jwt_secret is None:
+            return None
+        return cls(settings)
+
+    def mint(self, ttl_s: int) -> str:
+        return mint_token(self._settings, DEV_SUBJECT, ttl_s=ttl_s)
 
 
 def with_dev_secret(settings: Settings) -> Settings:

@@ -2,9 +2,9 @@
 
 They are ``async def`` although most do not await: FastAPI runs plain ``def`` dependencies
 in the threadpool, a thread hop per dependency per request for what is an attribute
-lookup. The image routes declare two (the logging dependency and the caller) and build
-their service from the caller themselves: every dependency FastAPI solves costs each
-request as much as reading a cached image does.
+lookup. The image routes declare two (the logging dependency and the caller) and take
+the use cases for the caller themselves (``images_for``): every dependency FastAPI solves
+costs each request as much as reading a cached image does.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from pixyproxy.core.models import Caller
-from pixyproxy.service.private import PrivateImageService
-from pixyproxy.service.public import PublicImageService
+from pixyproxy.service.images import CallerImages
+from pixyproxy.service.private import PrivateImages
+from pixyproxy.service.public import PublicImages
 from pixyproxy.web.authentication import caller_of
 from pixyproxy.web.runtime import Runtime
 
@@ -44,15 +45,14 @@ async def get_optional_caller(request: Request) -> Caller | None:
 OptionalCaller = Annotated[Caller | None, Depends(get_optional_caller)]
 
 
-def image_service(
-    request: Request, caller: Caller | None
-) -> PublicImageService | PrivateImageService:
-    """Anonymous callers get the public service, authenticated ones the private one.
+def images_for(request: Request, caller: Caller | None) -> CallerImages:
+    """The image use cases for this caller: what an anonymous caller may do, or what an
+    authenticated one may do.
 
     A plain function the routes call with their ``OptionalCaller``, not one more dependency:
     FastAPI's solving of each dependency costs a cached read a tenth of its time.
     """
     images = runtime_of(request).images
     if caller is None:
-        return PublicImageService(images)
-    return PrivateImageService(images, caller)
+        return PublicImages(images)
+    return PrivateImages(images, caller)

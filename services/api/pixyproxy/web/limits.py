@@ -5,8 +5,8 @@
   or as soon as a body without one passes the limit. ``POST /image`` needs a few KiB.
 - A JSON body must be UTF-8 (RFC 8259), else 422 like any body that is not valid JSON.
 - A query parameter the route takes as a single value may appear once (422): a strict API
-  does not silently pick the first or the last of ``limit=1&limit=2``. Routes that take
-  query parameters declare ``SingleQueryValues`` (the others ignore any query string).
+  does not silently pick the first or the last of ``limit=1&limit=2``. A route that takes
+  a query model declares ``single_values(Model)`` (the others ignore any query string).
 
 Each refusal is problem JSON like every other error. A head far over these limits never
 reaches the app: the workers' HTTP protocol (serving/protocol.py) refuses it with a 431
@@ -22,8 +22,7 @@ from email.message import Message as EmailMessage
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -179,32 +178,26 @@ def _is_json(scope: Scope) -> bool:
     return False
 
 
-async def reject_repeated_query_params(request: Request) -> None:
-    """422 when a query parameter the route takes as one value is given several times.
+def single_values(query: type[BaseModel]) -> Any:
+    """A dependency: 422 when a parameter ``query`` takes as one value is given several times.
 
-    The route is looked at only when some name is repeated, which is rare.
+    The names are looked at only when some name is repeated, which is rare.
     """
-    query = request.query_params
-    if len(query.multi_items()) == len(query):  # as many items as names: nothing repeated
-        return
-    route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
-    repeated = [name for name in _single_valued(route) if len(query.getlist(name)) > 1]
-    if repeated:
-        raise RepeatedQueryParameter(repeated)
+    names = tuple(
+        field.alias or name
+        for name, field in query.model_fields.items()
+        if not _is_sequence(field.annotation)
+    )
 
+    async def reject_repeated(request: Request) -> None:
+        params = request.query_params
+        if len(params.multi_items()) == len(params):  # as many items as names: no repeats
+            return
+        repeated = [name for name in names if len(params.getlist(name)) > 1]
+        if repeated:
+            raise RepeatedQueryParameter(repeated)
 
-def _single_valued(route: APIRoute) -> tuple[str, ...]:
-    names: list[str] = []
-    pending: list[Dependant] = [route.dependant]
-    while pending:
-        dependant = pending.pop()
-        pending.extend(dependant.dependencies)
-        for param in dependant.query_params:
-            if not _is_sequence(param.field_info.annotation):
-                names.append(param.alias)
-    return tuple(dict.fromkeys(names))
+    return Depends(reject_repeated)
 
 
 def _is_sequence(annotation: Any) -> bool:
@@ -219,9 +212,6 @@ def _is_sequence(annotation: Any) -> bool:
         and issubclass(candidate, (Sequence, set, frozenset))
         and not issubclass(candidate, (str, bytes))
     )
-
-
-SingleQueryValues = Depends(reject_repeated_query_params)
 
 
 def install_request_limits(app: FastAPI) -> None:

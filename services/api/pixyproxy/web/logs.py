@@ -1,10 +1,11 @@
 """Log configuration: structlog and the standard library share one renderer on stdout.
 
-``configure_logging`` runs in the app factory (and in gunicorn's master, through the
-gunicorn config): every line, whether it comes from structlog, uvicorn, gunicorn, DBUtils,
-the OpenAI SDK or httpx, goes through the same ``ProcessorFormatter`` and comes out as one
-JSON object per line (``PIXY_LOG_FORMAT=json``, the production format) or as readable
-console text (``console``; ``auto`` picks console on a TTY, JSON otherwise).
+``configure_logging`` runs in the app factory (and in gunicorn's master, through its logger
+class in ``serving/gunicorn_conf.py``): every line, whether it comes from structlog,
+uvicorn, gunicorn, DBUtils, the OpenAI SDK or httpx, goes through the same
+``ProcessorFormatter`` and comes out as one JSON object per line (``PIXY_LOG_FORMAT=json``,
+the production format) or as readable console text (``console``; ``auto`` picks console on
+a TTY, JSON otherwise).
 
 Every line passes through ``redact`` before it is rendered: values under keys that name a
 secret, bearer tokens, JWTs, ``sk-...`` API keys and passwords in URLs never reach the

@@ -1,12 +1,12 @@
 """Request metrics, and ``/metrics`` through prometheus-fastapi-instrumentator.
 
-Under gunicorn every worker is a process with its own counters. With
-``PROMETHEUS_MULTIPROC_DIR`` set (``pixyproxy serve`` sets a private one when the caller
-did not; the chart sets one on an emptyDir), prometheus_client writes every value to
-files in that directory and a scrape sums them: the instrumentator's ``/metrics`` builds a
-fresh ``CollectorRegistry`` with a ``MultiProcessCollector`` per scrape, whichever worker
-answers. gunicorn's config empties the directory at start and marks dead workers so their
-live gauges drop out.
+Under gunicorn every worker is a process with its own counters. ``pixyproxy serve`` puts
+them in a multiprocess directory (``PIXY_METRICS_DIR``, the chart's emptyDir, or a private
+one; ``serving/startup.py``): prometheus_client writes every value to files there and a
+scrape sums them: the instrumentator's ``/metrics`` builds a fresh ``CollectorRegistry``
+with a ``MultiProcessCollector`` per scrape, whichever worker answers. The gunicorn master
+empties the directory at start and marks dead workers so their live gauges drop out
+(``serving/gunicorn_conf.py``).
 
 The request series keep the instrumentator's names, labels and buckets (the chart's
 dashboard and alerts use them):

@@ -7,8 +7,6 @@ other exception becomes a bare 500 that names its request id; the details go to 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -16,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Match
 
 from pixyproxy.core.errors import InvalidRequest, PixyProxyException
 
@@ -75,21 +73,19 @@ def request_id_of(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-MethodTable = list[tuple[re.Pattern[str], frozenset[str]]]
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path: the ``Allow`` of a 405.
 
-
-def method_table(*route_lists: Iterable[BaseRoute]) -> MethodTable:
-    """Which methods each path pattern answers, over all the given routes."""
-    return [
-        (route.path_regex, frozenset(route.methods))
-        for routes in route_lists
-        for route in routes
-        if isinstance(route, Route) and route.methods
-    ]
-
-
-def allowed_methods(table: MethodTable, path: str) -> list[str]:
-    return sorted({method for regex, methods in table if regex.match(path) for method in methods})
+    Each route says whether it matches the path but not the method (``Match.PARTIAL``);
+    Starlette's own 405 names only the first such route's methods.
+    """
+    allowed: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        methods = getattr(route, "methods", None)
+        if match is Match.PARTIAL and methods:
+            allowed |= methods
+    return sorted(allowed)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -137,8 +133,7 @@ async def _http_exception(request: Request, exc: StarletteHTTPException) -> Prob
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         # Starlette names only the methods of the first route that matched the path.
-        allowed = allowed_methods(request.app.state.method_table, request.url.path)
-        headers["Allow"] = ", ".join(allowed)
+        headers["Allow"] = ", ".join(allowed_methods(request))
         detail = f"{request.method} is not allowed on {request.url.path}; use {headers['Allow']}."
     return problem(
         request,

@@ -1,18 +1,66 @@
-"""The long-lived parts of one app, built in its lifespan and reached through dependencies."""
+"""The long-lived parts of one app, built from its settings in its lifespan and reached
+through dependencies: the database pool, the image store, the image use cases' parts and
+the token verifier. Nothing here is built at import time, so tests can run many apps."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from anyio import to_thread
+
 from pixyproxy.core.settings import Settings
+from pixyproxy.data.changes import open_change_counter
 from pixyproxy.data.database import Database
-from pixyproxy.service.images import ImageDeps
-from pixyproxy.web.auth import TokenVerifier
+from pixyproxy.data.filestore import FileImageStore
+from pixyproxy.data.generators import build_generator
+from pixyproxy.data.idempotency import SqlIdempotencyRepository
+from pixyproxy.data.images import SqlImageRepository
+from pixyproxy.data.init import migrate, open_database
+from pixyproxy.data.quotas import SqlQuotaRepository
+from pixyproxy.data.store import ImageStore
+from pixyproxy.service.images import ImageServices
+from pixyproxy.web.auth import DevTokens, TokenVerifier
 
 
 @dataclass(frozen=True)
 class Runtime:
-    settings: Settings
     database: Database
-    images: ImageDeps
+    store: ImageStore
+    images: ImageServices
     tokens: TokenVerifier
+    dev_tokens: DevTokens | None  # the gallery's dev sign-in; None outside dev mode
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """The runtime of one app, open while the block runs (the app's lifespan)."""
+    to_thread.current_default_thread_limiter().total_tokens = settings.threads
+    database = open_database(settings)
+    generator = build_generator(settings)
+    changes = open_change_counter(settings.shared_dir)
+    try:
+        if settings.db_auto_migrate:
+            await to_thread.run_sync(migrate, database)
+        store = FileImageStore(settings.storage_dir)
+        images = ImageServices.assemble(
+            settings,
+            repository=SqlImageRepository(database),
+            store=store,
+            generator=generator,
+            idempotency_keys=SqlIdempotencyRepository(database),
+            quotas=SqlQuotaRepository(database),
+            changes=changes,
+        )
+        yield Runtime(
+            database=database,
+            store=store,
+            images=images,
+            tokens=TokenVerifier(settings),
+            dev_tokens=DevTokens.for_settings(settings),
+        )
+    finally:
+        await generator.aclose()
+        database.close()
+        changes.close()

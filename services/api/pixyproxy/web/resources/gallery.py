@@ -24,8 +24,7 @@ from starlette.staticfiles import PathLike, StaticFiles
 from starlette.types import Scope
 
 from pixyproxy.core.errors import NotFound
-from pixyproxy.core.settings import Settings
-from pixyproxy.web.auth import DEV_SUBJECT, mint_token
+from pixyproxy.web.auth import DEV_SUBJECT, DevTokens
 from pixyproxy.web.deps import RuntimeDep
 from pixyproxy.web.requestlog import LogRoute
 
@@ -116,7 +115,7 @@ class _Page:
 @router.get("/")
 async def gallery_page(request: Request, runtime: RuntimeDep) -> Response:
     await _Page.load()
-    dev = dev_token_allowed(request, runtime.settings)
+    dev = dev_tokens_for(request, runtime.dev_tokens) is not None
     page = _Page.with_dev_token if dev else _Page.plain
     assert page is not None
     return HTMLResponse(page, headers=PAGE_HEADERS)
@@ -125,27 +124,30 @@ async def gallery_page(request: Request, runtime: RuntimeDep) -> Response:
 @router.get(DEV_TOKEN_PATH)
 async def dev_token(request: Request, runtime: RuntimeDep) -> JSONResponse:
     """A token for the user ``dev``: dev mode only, and only for this machine's browser."""
-    if not dev_token_allowed(request, runtime.settings):
+    tokens = dev_tokens_for(request, runtime.dev_tokens)
+    if tokens is None:
         raise NotFound(f"No route for GET {DEV_TOKEN_PATH}.")
-    token = mint_token(runtime.settings, DEV_SUBJECT, ttl_s=DEV_TOKEN_TTL_S)
+    token = tokens.mint(ttl_s=DEV_TOKEN_TTL_S)
     return JSONResponse(
         {"token": token, "subject": DEV_SUBJECT, "expires_in": DEV_TOKEN_TTL_S},
         headers={"Cache-Control": "no-store", **_COMMON_HEADERS},
     )
 
 
-def dev_token_allowed(request: Request, settings: Settings) -> bool:
-    """Dev mode with an HMAC secret, a loopback client, and a loopback ``Host``.
+def dev_tokens_for(request: Request, tokens: DevTokens | None) -> DevTokens | None:
+    """The dev tokens (dev mode with an HMAC secret) for a loopback client that names a
+    loopback ``Host``; None for anyone else.
 
     The client address is the one after trusted proxy headers, so a request forwarded by
     a proxy on this machine for someone elsewhere is refused. Checking ``Host`` too keeps
     a page of another site, whose name a DNS rebinding points at 127.0.0.1, from reading
     the token in the developer's browser.
     """
-    if settings.is_production or settings.jwt_secret is None:
-        return False
+    if tokens is None:
+        return None
     client = request.client.host if request.client else None
-    return _is_loopback(client) and _is_loopback(_host_name(request.headers.get("host")))
+    host = _host_name(request.headers.get("host"))
+    return tokens if _is_loopback(client) and _is_loopback(host) else None
 
 
 def _host_name(host: str | None) -> str | None:

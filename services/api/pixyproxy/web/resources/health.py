@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import partial
 
 import anyio
 from anyio import to_thread
@@ -10,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from pixyproxy.core.errors import PixyProxyException
+from pixyproxy.data.database import ping
 from pixyproxy.web.deps import RuntimeDep
 from pixyproxy.web.problems import problem, problem_responses
 from pixyproxy.web.requestlog import LogRoute
@@ -32,9 +35,9 @@ async def healthz() -> dict[str, str]:
     responses={503: problem_responses(503)[503]},
 )
 async def readyz(request: Request, runtime: RuntimeDep) -> JSONResponse:
-    checks = {
-        "database": runtime.database.ping,
-        "storage": runtime.images.store.check_writable,
+    checks: dict[str, Callable[[], None]] = {
+        "database": partial(ping, runtime.database),
+        "storage": runtime.store.check_writable,
     }
     failed: dict[str, str] = {}
     for name, check in checks.items():

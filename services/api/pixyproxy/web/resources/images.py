@@ -7,20 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import FileResponse
-from starlette.responses import MalformedRangeHeader, RangeNotSatisfiable
 
-from pixyproxy.core.errors import InvalidRange, RangeNotSatisfiableError
-from pixyproxy.core.models import (
-    LIST_LIMIT_DEFAULT,
-    LIST_LIMIT_MAX,
-    TAG_PATTERN,
-    GenerateRequest,
-    ImageDetail,
-    ImageFilter,
-)
+from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery
 from pixyproxy.service.pages import DetailPage
-from pixyproxy.web.deps import OptionalCaller, image_service
-from pixyproxy.web.limits import SingleQueryValues
+from pixyproxy.web.content import content_response
+from pixyproxy.web.deps import OptionalCaller, images_for
+from pixyproxy.web.limits import single_values
 from pixyproxy.web.problems import problem_responses
 from pixyproxy.web.requestlog import LogRoute
 
@@ -39,10 +31,6 @@ class JsonBody(Response):
 
     def __init__(self, content: ImageDetail | DetailPage, status_code: int = 200) -> None:
         super().__init__(content.encoded, status_code=status_code)
-
-
-PUBLIC_CACHE = "public, max-age=31536000, immutable"
-PRIVATE_CACHE = "private, no-store"
 
 
 IdempotencyKey = Annotated[
@@ -89,7 +77,7 @@ async def generate_image(
     caller: OptionalCaller,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    images = image_service(request, caller)
+    images = images_for(request, caller)
     return JsonBody(await images.generate(body, idempotency_key=idempotency_key))
 
 
@@ -99,7 +87,7 @@ async def generate_image(
     response_model=list[ImageDetail],
     summary="List images, newest first",
     operation_id="listImages",
-    dependencies=[SingleQueryValues],
+    dependencies=[single_values(ImageListQuery)],
     responses={
         200: {
             "headers": {
@@ -113,16 +101,9 @@ async def generate_image(
     },
 )
 async def list_images(
-    request: Request,
-    caller: OptionalCaller,
-    limit: Annotated[int, Query(ge=1, le=LIST_LIMIT_MAX)] = LIST_LIMIT_DEFAULT,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    tag: Annotated[str | None, Query(pattern=TAG_PATTERN.pattern)] = None,
-    author: Annotated[str | None, Query(min_length=1, max_length=255)] = None,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    request: Request, caller: OptionalCaller, query: Annotated[ImageListQuery, Query()]
 ) -> Response:
-    images = image_service(request, caller)
-    page = await images.list(ImageFilter(tag=tag, author=author, q=q), limit=limit, cursor=cursor)
+    page = await images_for(request, caller).list(query)
     response = JsonBody(page)
     if page.next_cursor:
         next_url = request.url.include_query_params(cursor=page.next_cursor)
@@ -139,7 +120,7 @@ async def list_images(
     responses=problem_responses(404),
 )
 async def get_image(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
-    return JsonBody(await image_service(request, caller).get(guid))
+    return JsonBody(await images_for(request, caller).get(guid))
 
 
 _PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
@@ -151,54 +132,22 @@ CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.api_route(
-    "/image/{guid}/content",
-    methods=["HEAD"],
-    response_class=FileResponse,
-    summary="The PNG's headers",
-    responses=CONTENT_RESPONSES,
-    operation_id="headImageContent",
-)
-@router.api_route(
-    "/image/{guid}/content",
-    methods=["GET"],
-    response_class=FileResponse,
-    summary="The PNG",
-    responses=CONTENT_RESPONSES,
-    operation_id="getImageContent",
-)
 async def get_image_content(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
-    content = await image_service(request, caller).content(guid)
-    headers = {
-        "ETag": content.etag,
-        "Cache-Control": PRIVATE_CACHE if content.private else PUBLIC_CACHE,
-    }
-    if _matches(request.headers.get("if-none-match"), content.etag):
-        return Response(status_code=304, headers=headers)
-    if (range_header := request.headers.get("range")) is not None:
-        _check_range(range_header, content.size_bytes)
-    return ImageFileResponse(
-        content.path, stat_result=content.stat, media_type=content.content_type, headers=headers
+    return content_response(request, await images_for(request, caller).content(guid))
+
+
+# GET and HEAD as two operations: each method of an OpenAPI path has its own operation id.
+# GET first: it is the one the content scenario sends, and routes are tried in order.
+for method, summary, operation_id in (
+    ("GET", "The PNG", "getImageContent"),
+    ("HEAD", "The PNG's headers", "headImageContent"),
+):
+    router.add_api_route(
+        "/image/{guid}/content",
+        get_image_content,
+        methods=[method],
+        response_class=FileResponse,
+        summary=summary,
+        responses=CONTENT_RESPONSES,
+        operation_id=operation_id,
     )
-
-
-class ImageFileResponse(FileResponse):
-    # Each chunk is a threadpool hop: a 1 MB PNG in 4 reads rather than 16.
-    chunk_size = 256 * 1024
-
-
-def _matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    candidates = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in candidates or etag in candidates
-
-
-def _check_range(header: str, size: int) -> None:
-    """Answer bad ranges with problem JSON rather than Starlette's plain text."""
-    try:
-        FileResponse._parse_range_header(header, size)
-    except MalformedRangeHeader as exc:
-        raise InvalidRange(exc.content) from None
-    except RangeNotSatisfiable:
-        raise RangeNotSatisfiableError(size) from None

@@ -1,4 +1,4 @@
-"""Shared pieces of the fault tests: service settings, steady traffic, process and store probes."""
+"""Steady traffic against a running server, and what each request came to."""
 
 from __future__ import annotations
 
@@ -7,123 +7,10 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from uuid import UUID
 
 import httpx
 
-from pixyproxy.data.png import InvalidPng, png_dimensions
-from pixyproxy.data.store import TEMP_SUFFIX
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(
-    response: httpx.Response, status: int, code: str | None = None
-) -> dict[str, object]:
-    assert response.status_code == status, f"{response.status_code}: {response.text[:500]}"
-    assert response.headers["content-type"] == PROBLEM, response.headers
-    body: dict[str, object] = response.json()
-    assert body["status"] == status, body
-    if code is not None:
-        assert body["code"] == code, body
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
-
-
-def service_env(
-    *,
-    database_url: str,
-    storage_dir: Path,
-    mock_base_url: str | None = None,
-    **extra: object,
-) -> dict[str, str]:
-    """Environment for ``pixyproxy serve``: anonymous generation on, so no token is needed."""
-    env = {
-        "PIXY_ENV": "dev",
-        "PIXY_DATABASE_URL": database_url,
-        "PIXY_STORAGE_DIR": str(storage_dir),
-        "PIXY_ANONYMOUS_GENERATION": "true",
-        "PIXY_LOG_FORMAT": "json",
-        "PIXY_LOG_LEVEL": "warning",
-        "PIXY_IMAGE_PROVIDER": "placeholder",
-    }
-    if mock_base_url is not None:
-        env |= {
-            "PIXY_IMAGE_PROVIDER": "openai",
-            "OPENAI_API_KEY": "sk-test",
-            "OPENAI_BASE_URL": mock_base_url,
-        }
-    env |= {key.upper(): str(value) for key, value in extra.items()}
-    return env
-
-
-# --- processes ---------------------------------------------------------------------------
-
-
-def children(pid: int) -> list[int]:
-    """Direct children of ``pid``, from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = stat.read_text()
-            # the command name is in parentheses and may hold spaces: split after it
-            fields = text[text.rindex(")") + 2 :].split()
-            if int(fields[1]) == pid:
-                found.append(int(stat.parent.name))
-    return sorted(found)
-
-
-def wait_for_workers(master_pid: int, count: int, timeout_s: float = 20) -> list[int]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        pids = children(master_pid)
-        if len(pids) == count:
-            return pids
-        time.sleep(0.1)
-    raise AssertionError(f"gunicorn {master_pid} has workers {children(master_pid)}, not {count}")
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS (resident now) and VmHWM (resident at its peak) of a process, in KiB."""
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, rest = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            values[name] = int(rest.split()[0])
-    return values
-
-
-# --- the image store ---------------------------------------------------------------------
-
-
-def final_pngs(root: Path) -> dict[str, Path]:
-    """Files under their final names: ``<root>/<2 hex>/<guid>.png``, by guid."""
-    found = {}
-    for path in root.glob("*/*.png"):
-        if not path.name.startswith("."):
-            found[path.stem] = path
-    return found
-
-
-def temp_files(root: Path) -> list[Path]:
-    return [path for path in root.rglob(f"*{TEMP_SUFFIX}") if path.is_file()]
-
-
-def check_png_file(path: Path) -> str | None:
-    """None if the file is a complete PNG (or vanished meanwhile), else what is wrong."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None  # removed after a failed insert: never visible as a broken file
-    try:
-        png_dimensions(data, max_bytes=64 << 20)
-    except InvalidPng as exc:
-        return f"{path.name}: {exc} ({len(data)} bytes)"
-    return None
-
-
-# --- steady traffic ----------------------------------------------------------------------
+from tests.support.problems import PROBLEM
 
 
 @dataclass
@@ -235,7 +122,3 @@ def traffic(base_url: str, **options: object) -> Iterator[Traffic]:
         yield running
     finally:
         running.stop()
-
-
-def guid_of(text: str) -> UUID:
-    return UUID(text)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pymysql
 
-from tests.support.mock_server import free_port
+from tests.support.ports import free_port
 
 INSTALL_TIMEOUT_S = 60
 START_TIMEOUT_S = 30

@@ -1,0 +1,80 @@
+"""The ``pixyproxy`` command: serve, db init, storage check, token.
+
+This module reads the command line and the settings, and decides where the process keeps
+its metrics (``serving/startup.py``) before anything imports prometheus_client, which
+fixes that choice when it is first imported; the commands themselves (``commands.py``)
+are imported after. tests/cli/test_cli.py keeps this module free of such imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pixyproxy.core.errors import PixyProxyException
+from pixyproxy.core.settings import load_settings
+from pixyproxy.service.maintenance import DEFAULT_GRACE_S
+from pixyproxy.serving import startup
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        if args.command == "serve" and not args.reload:
+            # The server's start-up decisions come first, the metrics directory among them.
+            server = startup.server_startup(settings, workers=args.workers or settings.workers)
+        else:
+            server = None
+            startup.keep_metrics_in_memory()  # only gunicorn's workers are ever scraped
+        from pixyproxy.cli import commands
+
+        if server is not None:
+            return commands.serve(args, server)
+        handlers = {
+            "serve": commands.serve_reloading,
+            "db init": commands.db_init,
+            "storage check": commands.storage_check,
+            "token": commands.token,
+        }
+        return handlers[args.command](args, settings)
+    except PixyProxyException as exc:
+        print(f"pixyproxy: {exc.message}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixyproxy", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API with gunicorn and uvicorn workers")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, help="default: PIXY_WORKERS")
+    serve.add_argument("--reload", action="store_true", help="plain uvicorn, reloading on change")
+    serve.set_defaults(command="serve")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(required=True)
+    init = db.add_parser("init", help="create or upgrade the schema (safe to run concurrently)")
+    init.set_defaults(command="db init")
+
+    token = commands.add_parser("token", help="mint a bearer token with the HS* secret")
+    token.add_argument("--sub", required=True, help="the caller's subject (becomes author)")
+    token.add_argument(
+        "--ttl", type=int, default=3600, metavar="SECONDS", help="lifetime (default %(default)s)"
+    )
+    token.set_defaults(command="token")
+
+    storage = commands.add_parser("storage", help="image store").add_subparsers(required=True)
+    check = storage.add_parser("check", help="files without rows, rows without files, leftovers")
+    check.add_argument("--fix", action="store_true", help="remove what is found")
+    check.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE_S,
+        metavar="SECONDS",
+        help="leave files younger than this alone (default %(default)s)",
+    )
+    check.set_defaults(command="storage check")
+    return parser

@@ -1,0 +1,98 @@
+"""Reading images as one viewer may see them: a detail, a page of the list, the content.
+
+Visibility is decided by the repository's queries for the viewer (``None`` for anonymous
+callers); this module adds the two caches in front of them. Public images are served from
+the image cache (``cache.py``) once read; anonymous list pages from the page cache
+(``pages.py``) until any worker of the server adds an image. Blocking work (SQL, file
+metadata) runs in the threadpool.
+"""
+
+from __future__ import annotations
+
+from dataclasses import KW_ONLY, dataclass
+from uuid import UUID
+
+from anyio import to_thread
+
+from pixyproxy.core.errors import ImageNotFound
+from pixyproxy.core.models import ImageDetail, ImageListQuery
+from pixyproxy.data.changes import ChangeCounter
+from pixyproxy.data.images import ImageRepository
+from pixyproxy.data.store import ORIGINAL, ImageStore, StoredContent
+from pixyproxy.service.cache import ImageView, PublicImageCache
+from pixyproxy.service.cursors import InvalidCursor, decode_cursor, encode_cursor
+from pixyproxy.service.pages import DetailPage, PageCache
+
+
+@dataclass(frozen=True, slots=True)
+class ImageContent:
+    """What serving an image's bytes needs: where they are, and their validators."""
+
+    stored: StoredContent
+    content_type: str
+    etag: str
+    private: bool
+
+
+@dataclass(frozen=True)
+class ImageReader:
+    repository: ImageRepository
+    store: ImageStore
+    _: KW_ONLY
+    cache: PublicImageCache
+    pages: PageCache
+    changes: ChangeCounter
+
+    async def get(self, guid: UUID, viewer: str | None) -> ImageDetail:
+        return (await self._visible(guid, viewer)).detail
+
+    async def list(self, query: ImageListQuery, viewer: str | None) -> DetailPage:
+        """One page. Anonymous callers' pages are kept until an image is added; lists that
+        may hold the viewer's own private images are read each time."""
+        if viewer is not None:
+            return await self._read_page(query, viewer)
+        key = (query.tag, query.author, query.q, query.limit, query.cursor)
+        changes = self.changes.value()  # before reading: a write meanwhile drops the page
+        if (cached := self.pages.get(key, changes)) is not None:
+            return cached
+        page = await self._read_page(query, viewer)
+        self.pages.put(key, changes, page)
+        return page
+
+    async def content(self, guid: UUID, viewer: str | None) -> ImageContent:
+        view = await self._visible(guid, viewer)
+        stored = await to_thread.run_sync(self.store.open, guid, ORIGINAL)
+        return ImageContent(
+            stored=stored,
+            content_type=view.detail.content_type,
+            etag=f'"{view.sha256}"',
+            private=view.detail.private,
+        )
+
+    async def _visible(self, guid: UUID, viewer: str | None) -> ImageView:
+        if (cached := self.cache.get(str(guid))) is not None:
+            return cached  # public: visible to everyone
+        repository = self.repository
+        record = await to_thread.run_sync(lambda: repository.get(guid, viewer=viewer))
+        if record is None:
+            raise ImageNotFound(str(guid))
+        return self.cache.put(record)
+
+    async def _read_page(self, query: ImageListQuery, viewer: str | None) -> DetailPage:
+        """The page's guids from the database, the images from the image cache where it has
+        them (every public one, once seen), the rest in one more query."""
+        after = decode_cursor(query.cursor) if query.cursor else None
+        repository, cache = self.repository, self.cache
+        page = await to_thread.run_sync(
+            lambda: repository.list(viewer=viewer, filter=query, limit=query.limit, after=after)
+        )
+        if page.after_missing:
+            raise InvalidCursor()
+        views = {guid: view for guid in page.guids if (view := cache.get(guid)) is not None}
+        if missing := [guid for guid in page.guids if guid not in views]:
+            records = await to_thread.run_sync(lambda: repository.get_many(missing, viewer=viewer))
+            views.update((str(record.guid), cache.put(record)) for record in records)
+        # A row removed between the two queries (storage check --fix) is left out.
+        items = [views[guid].detail for guid in page.guids if guid in views]
+        next_cursor = encode_cursor(page.next_after) if page.next_after else None
+        return DetailPage(items=items, next_cursor=next_cursor)

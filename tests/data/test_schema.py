@@ -1,0 +1,232 @@
+"""One schema on both dialects: after ``migrate`` MySQL and SQLite have the same tables,
+columns, keys and indexes; every field of a record is a column of its table; reading the
+version changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pixyproxy.data.database import Cursor, Database
+from pixyproxy.data.images import IMAGES
+from pixyproxy.data.init import migrate, schema_version
+from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS
+from pixyproxy.data.sqlite import SQLiteDatabase
+
+_INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+
+# What one dialect has and the other spells differently or not at all, named here so the
+# comparison leaves it out: a MySQL FULLTEXT index as (table, index name), SQLite's FTS5
+# tables (and their shadow tables) by name. Collations are not compared at all.
+MYSQL_ONLY_INDEXES: set[tuple[str, str]] = set()
+SQLITE_ONLY_TABLES: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    integer: bool  # MySQL's integer types and SQLite's INTEGER; everything else is text
+    nullable: bool
+    default: str | None
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the code relies on of a table, in terms both dialects can state."""
+
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    unique: frozenset[tuple[str, ...]]
+    indexes: frozenset[tuple[str, tuple[str, ...]]]
+    foreign_keys: frozenset[tuple[tuple[str, ...], str, tuple[str, ...], str]]
+
+
+def shape(database: Database) -> dict[str, Shape]:
+    with database.reading() as cursor:
+        describe = _describe_mysql if database.dialect == "mysql" else _describe_sqlite
+        return dict(describe(cursor))
+
+
+def _describe_mysql(cursor: Cursor) -> Iterator[tuple[str, Shape]]:
+    cursor.execute(
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()"
+    )
+    for table in sorted(row["name"] for row in cursor.fetchall()):
+        params = {"table": table}
+        cursor.execute(
+            "SELECT column_name AS name, data_type AS type, is_nullable AS nullable,"
+            " column_default AS dflt FROM information_schema.columns"
+            " WHERE table_schema = DATABASE() AND table_name = %(table)s"
+            " ORDER BY ordinal_position",
+            params,
+        )
+        columns = tuple(
+            Column(
+                row["name"],
+                row["type"].lower() in _INTEGER_TYPES,
+                row["nullable"] == "YES",
+                _default(row["dflt"]),
+            )
+            for row in cursor.fetchall()
+        )
+        cursor.execute(
+            "SELECT index_name AS name, non_unique AS non_unique, column_name AS col"
+            " FROM information_schema.statistics"
+            " WHERE table_schema = DATABASE() AND table_name = %(table)s"
+            " ORDER BY index_name, seq_in_index",
+            params,
+        )
+        keys: dict[str, tuple[bool, list[str]]] = {}
+        for row in cursor.fetchall():
+            keys.setdefault(row["name"], (not row["non_unique"], []))[1].append(row["col"])
+        cursor.execute(
+            "SELECT k.constraint_name AS name, k.column_name AS col,"
+            " k.referenced_table_name AS ref, k.referenced_column_name AS ref_col,"
+            " r.delete_rule AS on_delete"
+            " FROM information_schema.key_column_usage k"
+            " JOIN information_schema.referential_constraints r"
+            " ON r.constraint_schema = k.constraint_schema"
+            " AND r.constraint_name = k.constraint_name"
+            " WHERE k.table_schema = DATABASE() AND k.table_name = %(table)s"
+            " AND k.referenced_table_name IS NOT NULL"
+            " ORDER BY k.constraint_name, k.ordinal_position",
+            params,
+        )
+        fks: dict[str, tuple[list[str], str, list[str], str]] = {}
+        for row in cursor.fetchall():
+            fk = fks.setdefault(row["name"], ([], row["ref"], [], row["on_delete"]))
+            fk[0].append(row["col"])
+            fk[2].append(row["ref_col"])
+        primary = tuple(keys.pop("PRIMARY", (True, []))[1])
+        yield (
+            table,
+            Shape(
+                columns=columns,
+                primary_key=primary,
+                unique=frozenset(tuple(cols) for unique, cols in keys.values() if unique),
+                indexes=frozenset(
+                    (name, tuple(cols)) for name, (unique, cols) in keys.items() if not unique
+                ),
+                foreign_keys=frozenset(
+                    (tuple(cols), ref, tuple(ref_cols), on_delete.upper())
+                    for cols, ref, ref_cols, on_delete in fks.values()
+                ),
+            ),
+        )
+
+
+def _describe_sqlite(cursor: Cursor) -> Iterator[tuple[str, Shape]]:
+    cursor.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    for table in sorted(row["name"] for row in cursor.fetchall()):
+        cursor.execute(f"PRAGMA table_info({table})")
+        info = cursor.fetchall()
+        columns = tuple(
+            Column(
+                row["name"],
+                row["type"].upper() == "INTEGER",
+                not row["notnull"] and not row["pk"],
+                _default(row["dflt_value"]),
+            )
+            for row in info
+        )
+        primary = tuple(row["name"] for row in sorted(info, key=lambda r: r["pk"]) if row["pk"])
+        cursor.execute(f"PRAGMA index_list({table})")
+        unique, indexes = set(), set()
+        for index in cursor.fetchall():
+            if index["origin"] == "pk":
+                continue
+            cursor.execute(f"PRAGMA index_info({index['name']})")
+            cols = tuple(row["name"] for row in sorted(cursor.fetchall(), key=lambda r: r["seqno"]))
+            if index["unique"]:
+                unique.add(cols)
+            else:
+                indexes.add((index["name"], cols))
+        cursor.execute(f"PRAGMA foreign_key_list({table})")
+        fks: dict[int, tuple[list[str], str, list[str], str]] = {}
+        for row in sorted(cursor.fetchall(), key=lambda r: (r["id"], r["seq"])):
+            fk = fks.setdefault(row["id"], ([], row["table"], [], row["on_delete"]))
+            fk[0].append(row["from"])
+            fk[2].append(row["to"])
+        yield (
+            table,
+            Shape(
+                columns=columns,
+                primary_key=primary,
+                unique=frozenset(unique),
+                indexes=frozenset(indexes),
+                foreign_keys=frozenset(
+                    (tuple(cols), ref, tuple(ref_cols), on_delete.upper())
+                    for cols, ref, ref_cols, on_delete in fks.values()
+                ),
+            ),
+        )
+
+
+def _default(value: Any) -> str | None:
+    """MariaDB reports NULL defaults as the text NULL, SQLite as no default."""
+    return None if value is None or str(value).upper() == "NULL" else str(value)
+
+
+@pytest.mark.mysql
+def test_both_dialects_migrate_to_the_same_schema(
+    sqlite_database: Database, mysql_database: Database
+) -> None:
+    sqlite, mysql = shape(sqlite_database), shape(mysql_database)
+    for name in SQLITE_ONLY_TABLES:
+        del sqlite[name]
+    for table, index in MYSQL_ONLY_INDEXES:
+        shown = mysql[table]
+        kept = frozenset(entry for entry in shown.indexes if entry[0] != index)
+        mysql[table] = replace(shown, indexes=kept)
+    assert sorted(sqlite) == sorted(mysql)
+    for table in sqlite:
+        assert sqlite[table] == mysql[table], table
+    assert set(sqlite) == {
+        "images", "image_tags", "idempotency_keys", "generation_counts", "schema_version",
+    }  # fmt: skip
+
+
+def test_every_field_of_an_image_is_a_column(database: Database) -> None:
+    columns = [column.name for column in shape(database)["images"].columns]
+    assert sorted(columns) == sorted(IMAGES.read)
+    assert "tags" not in columns and "id" in columns
+    assert "id" not in IMAGES.written
+
+
+def test_every_migration_is_written_for_both_dialects() -> None:
+    assert sorted(MIGRATIONS) == list(range(1, LATEST_VERSION + 1))
+    for version, statements in MIGRATIONS.items():
+        assert statements.mysql and statements.sqlite, version
+
+
+def test_reading_the_version_runs_no_ddl(tmp_path: Path) -> None:
+    database = SQLiteDatabase(str(tmp_path / "fresh.db"))
+    try:
+        assert schema_version(database) == 0
+        with database.reading() as cursor:
+            cursor.execute("SELECT name FROM sqlite_master")
+            assert cursor.fetchall() == [], "reading the version created something"
+        assert migrate(database) == list(range(1, LATEST_VERSION + 1))
+        assert schema_version(database) == LATEST_VERSION
+        assert migrate(database) == []
+    finally:
+        database.close()
+
+
+@pytest.mark.mysql
+def test_reading_the_version_of_an_empty_mysql_database_runs_no_ddl(
+    empty_mysql_database: Database,
+) -> None:
+    assert schema_version(empty_mysql_database) == 0
+    with empty_mysql_database.reading() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE()"
+        )
+        row = cursor.fetchone()
+    assert row is not None and row["n"] == 0

@@ -1,0 +1,63 @@
+"""The image use cases assembled for service tests: on in-memory fakes, or on a real
+database and image store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pixyproxy.core.settings import Settings
+from pixyproxy.data.changes import ChangeCounter, LocalChangeCounter
+from pixyproxy.data.database import Database
+from pixyproxy.data.filestore import FileImageStore
+from pixyproxy.data.generators import ImageGenerator
+from pixyproxy.data.idempotency import SqlIdempotencyRepository
+from pixyproxy.data.images import SqlImageRepository
+from pixyproxy.data.quotas import SqlQuotaRepository
+from pixyproxy.service.images import ImageServices
+from tests.support.fakes import (
+    FakeGenerator,
+    FakeIdempotencyRepository,
+    FakeImageRepository,
+    FakeImageStore,
+    FakeQuotaRepository,
+)
+
+
+@dataclass
+class Fakes:
+    """One worker's fakes; ``services`` assembles the use cases on them."""
+
+    repository: FakeImageRepository = field(default_factory=FakeImageRepository)
+    store: FakeImageStore = field(default_factory=FakeImageStore)
+    generator: FakeGenerator = field(default_factory=FakeGenerator)
+    idempotency: FakeIdempotencyRepository = field(default_factory=FakeIdempotencyRepository)
+    quotas: FakeQuotaRepository = field(default_factory=FakeQuotaRepository)
+
+    def services(self, settings: Settings, changes: ChangeCounter | None = None) -> ImageServices:
+        return ImageServices.assemble(
+            settings,
+            repository=self.repository,
+            store=self.store,
+            generator=self.generator,
+            idempotency_keys=self.idempotency,
+            quotas=self.quotas,
+            changes=changes or LocalChangeCounter(),
+        )
+
+
+def sql_services(
+    settings: Settings, database: Database, root: Path, generator: ImageGenerator
+) -> tuple[ImageServices, SqlImageRepository, FileImageStore]:
+    """The use cases on a real database and a store under ``root``."""
+    repository, store = SqlImageRepository(database), FileImageStore(root)
+    services = ImageServices.assemble(
+        settings,
+        repository=repository,
+        store=store,
+        generator=generator,
+        idempotency_keys=SqlIdempotencyRepository(database),
+        quotas=SqlQuotaRepository(database),
+        changes=LocalChangeCounter(),
+    )
+    return services, repository, store
