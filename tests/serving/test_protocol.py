@@ -49,6 +49,12 @@ def server(
         yield process
 
 
+@pytest.fixture(autouse=True)
+def _answering_mock(openai_mock: MockServer) -> None:
+    """The worker's mock is shared with other tests: each test here starts with it
+    answering ``ok`` at once, whatever the test before left it doing."""
+
+
 @contextlib.contextmanager
 def connect(server: ServerProcess) -> Iterator[socket.socket]:
     parts = urlsplit(server.url)
