@@ -1,10 +1,16 @@
-"""The targets of issue 7, checked against one run's figures, and the printed tables."""
+"""The targets of ``make bench``, judged on one run's medians, and the printed tables.
+
+A scenario's figures are the medians of its samples (``bench/stats.py``); its ``spread``
+holds their minimum and maximum.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from bench.stats import median
 
 BASELINE_KINDS = ("fastapi", "asgi")  # the minimal FastAPI app; the raw ASGI callable
 # scenario key -> (label, what kind of answer it is: compared with the baseline of that kind)
@@ -18,10 +24,23 @@ SCENARIOS: dict[str, tuple[str, str | None]] = {
     "3_content": ("3. GET /image/{guid}/content", "file"),
     "4_generate": ("4. POST /image (mock 1 s)", None),
     "5_detail_during_generate": ("5. GET /image/{guid} during 4", "json"),
+    "6_content_nginx": ("6a. one 1 MB file, nginx alone", None),
+    "6_content_inprocess": ("6b. the same, PixyProxy in-process", None),
+    "6_content_offload": ("6c. the same, PixyProxy + nginx offload", None),
 }
-PIXYPROXY_SCENARIOS = ("1_detail", "2_list", "3_content", "4_generate", "5_detail_during_generate")
-RSS_LIMIT_MB = 200.0
+PIXYPROXY_SCENARIOS = (
+    "1_detail",
+    "2_list",
+    "3_content",
+    "4_generate",
+    "5_detail_during_generate",
+    "6_content_inprocess",
+    "6_content_offload",
+)
+RSS_LIMIT_MB = 150.0
 GENERATIONS_PER_S = 60.0
+OFFLOAD_SHARE = 0.8
+STARTUP_LIMIT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,25 @@ def _rss(results: dict[str, Any]) -> tuple[float | None, bool | None]:
     return value, value <= RSS_LIMIT_MB
 
 
+def _offload(results: dict[str, Any]) -> tuple[float | None, bool | None]:
+    offload, nginx = _ok_rps(results, "6_content_offload"), _ok_rps(results, "6_content_nginx")
+    if offload is None or not nginx:
+        return None, None
+    value = round(offload / nginx, 4)
+    return value, value >= OFFLOAD_SHARE
+
+
+def _startup(kind: str) -> Callable[[dict[str, Any]], tuple[float | None, bool | None]]:
+    def measure(results: dict[str, Any]) -> tuple[float | None, bool | None]:
+        samples = results.get("startup", {}).get(kind, {}).get("samples_s", [])
+        if not samples:
+            return None, None
+        value = round(median(samples), 3)
+        return value, value <= STARTUP_LIMIT_S
+
+    return measure
+
+
 def _no_errors(results: dict[str, Any]) -> tuple[float | None, bool | None]:
     measured = [results["scenarios"][k] for k in PIXYPROXY_SCENARIOS if k in results["scenarios"]]
     if not measured:
@@ -125,8 +163,26 @@ TARGETS = (
         "<= 2.0x",
         _p99_during_generation,
     ),
+    Target(
+        "offload_ratio",
+        "6. offload vs nginx alone, same file",
+        f">= {OFFLOAD_SHARE:.0%}",
+        _offload,
+    ),
     Target("worker_rss", "peak RSS of every worker", f"<= {RSS_LIMIT_MB:g} MB", _rss),
-    Target("errors", "errors in scenarios 1-5", "0", _no_errors),
+    Target(
+        "startup_serve",
+        "7. pixyproxy serve: start to first 200",
+        f"<= {STARTUP_LIMIT_S:g} s",
+        _startup("serve"),
+    ),
+    Target(
+        "startup_container",
+        "7. container: start to first 200",
+        f"<= {STARTUP_LIMIT_S:g} s",
+        _startup("container"),
+    ),
+    Target("errors", "errors in PixyProxy's scenarios", "0", _no_errors),
 )
 
 
@@ -146,6 +202,11 @@ def evaluate(results: dict[str, Any]) -> list[dict[str, Any]]:
     return checked
 
 
+def _spread(scenario: dict[str, Any], figure: str) -> tuple[float, float]:
+    low, high = scenario.get("spread", {}).get(figure, (scenario[figure], scenario[figure]))
+    return float(low), float(high)
+
+
 def _format_value(key: str, value: float | None) -> str:
     if value is None:
         return "-"
@@ -157,14 +218,18 @@ def _format_value(key: str, value: float | None) -> str:
         return f"{value:.2f}x"
     if key == "worker_rss":
         return f"{value:.1f} MB"
+    if key.startswith("startup_"):
+        return f"{value:.2f} s"
     return f"{value:g}"
 
 
 def tables(results: dict[str, Any]) -> list[str]:
     lines = []
+    repeats = results.get("config", {}).get("repeat", 1)
+    lines.append(f"medians of {repeats} samples; ok/s and p99 also as min-max of the samples")
     header = (
-        f"{'scenario':<36} {'req/s':>9} {'ok/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
-        f" {'errors':>7}  {'vs FastAPI':>10} {'vs ASGI':>8}"
+        f"{'scenario':<40} {'req/s':>9} {'ok/s':>9} {'ok/s min-max':>17} {'p50 ms':>8}"
+        f" {'p99 ms':>8} {'p99 min-max':>13} {'errors':>7}  {'vs FastAPI':>10} {'vs ASGI':>8}"
     )
     lines += [header, "-" * len(header)]
     for key, (label, _baseline) in SCENARIOS.items():
@@ -172,12 +237,23 @@ def tables(results: dict[str, Any]) -> list[str]:
         if scenario is None:
             continue
         fastapi, asgi = ratio(results, key, "fastapi"), ratio(results, key, "asgi")
+        ok_low, ok_high = _spread(scenario, "ok_rps")
+        p99_low, p99_high = _spread(scenario, "p99_ms")
         lines.append(
-            f"{label:<36} {scenario['rps']:>9.1f} {scenario['ok_rps']:>9.1f}"
-            f" {scenario['p50_ms']:>8.2f} {scenario['p99_ms']:>8.2f} {scenario['errors']:>7d}"
+            f"{label:<40} {scenario['rps']:>9.1f} {scenario['ok_rps']:>9.1f}"
+            f" {f'{ok_low:.0f}-{ok_high:.0f}':>17} {scenario['p50_ms']:>8.2f}"
+            f" {scenario['p99_ms']:>8.2f} {f'{p99_low:.1f}-{p99_high:.1f}':>13}"
+            f" {scenario['errors']:>7d}"
             f"  {'-' if fastapi is None else f'{fastapi:.1%}':>10}"
             f" {'-' if asgi is None else f'{asgi:.1%}':>8}"
         )
+    offload = results.get("content_offload")
+    if offload and not offload.get("available"):
+        lines.append(f"{SCENARIOS['6_content_offload'][0]:<40} {offload.get('reason')}")
+    for kind, started in results.get("startup", {}).items():
+        samples = started.get("samples_s", [])
+        shown = ", ".join(f"{v:.2f}" for v in samples) if samples else started.get("not_measured")
+        lines.append(f"7. start to first 200, {kind}: {shown} s")
     lines.append("")
     lines.append(
         f"{'CPU while it ran, in cores':<36} {'workers':>9} {'MariaDB':>9} {'wrk':>8}"

@@ -1,110 +1,51 @@
-"""Seed a MariaDB database of the bench's own with images: rows straight into the tables the
-repository reads, PNG files (about 1 MB of noise each) hard-linked into the store layout.
+"""Seed a MariaDB database of the bench's own with images, quickly and incrementally.
 
-A run reuses the database and the files when they were seeded with the same image count and
-seeding format; rows added by a previous run's generation scenario are removed first.
+Rows go straight into the tables the repository reads, with the repository's own column
+list and encoding (``pixyproxy.data.images.IMAGES``, made from ``core/models.py``), so a new
+column keeps working; ``bench/seeddata.py`` decides what each image is. Files are hard links
+to a few PNG sources of about 1 MB each in the store's layout ``<2 hex>/<guid>.png``: one
+link is a directory entry, not an inode or a copy, so a million images cost no more disk
+than their sources and their directories (ext4 allows 65,000 links to a file: each source
+takes at most ``LINKS_PER_SOURCE``, and sources are added as the seed grows).
+
+A seed is reused when its marker (``seed-<database>.json`` beside the store) and the
+database agree; a larger ``count`` adds only the missing rows; rows a generation scenario
+added are removed first. One store serves every bench database: image ``n`` is the same
+everywhere, so the store holds the files of the largest seed and each row's file exists.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import math
 import os
-import random
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote, urlsplit
+from typing import Any, Literal
 from uuid import UUID
 
 import pymysql
 
-from pixyproxy.core.settings import load_settings
-from pixyproxy.data.init import migrate, open_database
+from bench.mysql import MySQLTarget, SeedError, drop_database, migrate
+from bench.seeddata import SeedImage, seed_image, seed_images
+from bench.writers import WRITERS
+from pixyproxy.core.models import ImageRecord
+from pixyproxy.data.images import IMAGES
 from tests.support.png import rgb_png
 
-DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pixyproxy_bench"
+__all__ = ["MySQLTarget", "SeedError", "Seeded", "drop_database", "remove_generated", "seed"]
+
 SEED_MODEL = "bench-seed"
-SEED_FORMAT = 1  # bump when the seeded data changes shape, so old seeds are rebuilt
-SOURCE_COUNT = 8
+SEED_FORMAT = 2  # bump when the seeded data changes shape, so old seeds are rebuilt
+SOURCES_PER_BLOCK = 8  # distinct files among neighbouring images
+LINKS_PER_SOURCE = 50_000  # under ext4's 65,000 links per inode
 PNG_SIDE = 1024
 NOISE_ROWS = 326  # rows of random RGB: 326 * 3072 bytes, about 1 MB that does not compress
-INSERT_BATCH = 1000
-BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
-
-_SUBJECTS = (
-    "a lighthouse",
-    "a red fox",
-    "an old tram",
-    "a glass teapot",
-    "a mountain village",
-    "a paper crane",
-    "a robot gardener",
-    "a koi pond",
-    "a desert observatory",
-    "a bicycle in the rain",
-)
-_STYLES = (
-    "at dusk, oil painting",
-    "in the style of a woodcut",
-    "as a pixel-art scene",
-    "photographed on 35 mm film",
-    "in watercolour, soft light",
-    "isometric, pastel colours",
-    "under neon signs at night",
-)
-_TAGS = ("landscape", "portrait", "animal", "city", "night", "abstract", "retro", "bench")
-
-
-class SeedError(RuntimeError):
-    """The database or the store could not be prepared."""
-
-
-@dataclass(frozen=True)
-class MySQLTarget:
-    host: str
-    port: int
-    user: str
-    password: str
-    database: str
-
-    @classmethod
-    def from_url(cls, url: str) -> MySQLTarget:
-        parts = urlsplit(url)
-        database = parts.path.lstrip("/")
-        if parts.scheme not in ("mysql", "mysql+pymysql") or not database:
-            raise SeedError(f"expected mysql://user:password@host:port/database, got {url!r}")
-        if not database.replace("_", "").isalnum():
-            raise SeedError(f"database name {database!r}: letters, digits and '_' only")
-        return cls(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=unquote(parts.username or "root"),
-            password=unquote(parts.password or ""),
-            database=database,
-        )
-
-    @property
-    def url(self) -> str:
-        """The URL for ``PIXY_DATABASE_URL`` (password included: it is a local bench server)."""
-        auth = self.user + (f":{self.password}" if self.password else "")
-        return f"mysql://{auth}@{self.host}:{self.port}/{self.database}"
-
-    def connect(self, *, database: bool = True) -> pymysql.connections.Connection[Any]:
-        return pymysql.connect(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password,
-            database=self.database if database else None,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=5,
-        )
+BATCH = 50_000  # rows made and written at a time: bounded memory at any size
+Method = Literal["load-data", "insert"]
 
 
 @dataclass(frozen=True)
@@ -119,19 +60,25 @@ class Seeded:
     """What the load scenarios need to know about the seeded data."""
 
     images: int
+    database: str
+    storage: Path
     public_guids: list[str]
     private: int
-    with_tags: int
-    with_authors: int
     max_seed_id: int
     reused: bool
+    added: int
+    copied: int
+    method: str
     seconds: float
+    seconds_rows: float
+    seconds_files: float
     removed_generated: int
     source_png_bytes: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("public_guids")
+        data["storage"] = str(self.storage)
         data["public"] = len(self.public_guids)
         return data
 
@@ -151,7 +98,18 @@ def noise_png(side: int = PNG_SIDE, noise_rows: int = NOISE_ROWS) -> bytes:
     return rgb_png(side, rows, level=1)
 
 
-def make_sources(directory: Path, count: int = SOURCE_COUNT) -> list[SourcePng]:
+def source_count(images: int) -> int:
+    per_block = SOURCES_PER_BLOCK * LINKS_PER_SOURCE
+    return SOURCES_PER_BLOCK * max(1, math.ceil(images / per_block))
+
+
+def source_index(image_id: int) -> int:
+    """Which source image ``image_id`` links to: one of 8 in its block of 400,000 ids."""
+    block = (image_id - 1) // (SOURCES_PER_BLOCK * LINKS_PER_SOURCE)
+    return block * SOURCES_PER_BLOCK + image_id % SOURCES_PER_BLOCK
+
+
+def make_sources(directory: Path, count: int) -> list[SourcePng]:
     """``count`` distinct noise PNGs under ``directory``, made once and then reused."""
     directory.mkdir(parents=True, exist_ok=True)
     sources = []
@@ -166,153 +124,136 @@ def make_sources(directory: Path, count: int = SOURCE_COUNT) -> list[SourcePng]:
     return sources
 
 
+def store_path(storage: Path, guid: str) -> Path:
+    return storage / guid[:2] / f"{guid}.png"
+
+
 # --- rows ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Image:
-    id: int
-    guid: str
-    prompt: str
-    author: str | None
-    private: bool
-    tags: tuple[str, ...]
-    source: SourcePng
-    created_at: datetime
+def image_columns() -> tuple[str, ...]:
+    """The images table's columns as the repository writes them, plus the id we choose."""
+    return ("id", *IMAGES.written)
 
 
-def _images(count: int, sources: list[SourcePng]) -> list[_Image]:
-    rng = random.Random(20250101)  # noqa: S311 - reproducible data, not secrets
-    images = []
-    for image_id in range(1, count + 1):
-        guid = str(UUID(int=rng.getrandbits(128), version=4))
-        author = f"user-{image_id % 20:02d}" if image_id % 7 == 0 else None
-        private = author is not None and image_id % 49 == 0
-        tags: tuple[str, ...] = ()
-        if image_id % 3 == 0:
-            tags = tuple(rng.sample(_TAGS, 1 + image_id % 3))
-        prompt = f"{rng.choice(_SUBJECTS)} {rng.choice(_STYLES)}, variation {image_id}" + (
-            ", with a small caption in the corner" if image_id % 5 == 0 else ""
-        )
-        images.append(
-            _Image(
-                id=image_id,
-                guid=guid,
-                prompt=prompt,
-                author=author,
-                private=private,
-                tags=tags,
-                source=sources[image_id % len(sources)],
-                created_at=BASE_TIME + timedelta(seconds=image_id * 37),
-            )
-        )
-    return images
-
-
-def _timestamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _insert_rows(connection: pymysql.connections.Connection[Any], images: list[_Image]) -> None:
-    image_sql = (
-        "INSERT INTO images (id, guid, filename, prompt, author, private, content_type,"
-        " size_bytes, width, height, model, sha256, created_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-    )
-    tag_sql = "INSERT INTO image_tags (image_id, tag, position) VALUES (%s, %s, %s)"
-    with connection.cursor() as cursor:
-        cursor.execute("SET time_zone = '+00:00'")
-        for start in range(0, len(images), INSERT_BATCH):
-            batch = images[start : start + INSERT_BATCH]
-            cursor.execute("BEGIN")
-            cursor.executemany(
-                image_sql,
-                [
-                    (
-                        image.id,
-                        image.guid,
-                        f"{image.guid}.png",
-                        image.prompt,
-                        image.author,
-                        int(image.private),
-                        "image/png",
-                        image.source.size_bytes,
-                        PNG_SIDE,
-                        PNG_SIDE,
-                        SEED_MODEL,
-                        image.source.sha256,
-                        _timestamp(image.created_at),
-                        _timestamp(image.created_at),
-                    )
-                    for image in batch
-                ],
-            )
-            tag_rows = [
-                (image.id, tag, position)
-                for image in batch
-                for position, tag in enumerate(image.tags)
-            ]
-            if tag_rows:
-                cursor.executemany(tag_sql, tag_rows)
-            cursor.execute("COMMIT")
-
-
-def _link_files(storage: Path, images: list[_Image]) -> None:
+def image_rows(images: list[SeedImage], sources: list[SourcePng]) -> list[dict[str, Any]]:
+    """Each image as the repository's INSERT parameters (its encoding), with its id."""
+    rows = []
     for image in images:
-        target = storage / image.guid[:2] / f"{image.guid}.png"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        source = sources[source_index(image.id)]
+        record = ImageRecord.model_construct(
+            id=image.id,
+            guid=UUID(image.guid),
+            prompt=image.prompt,
+            filename=f"{image.guid}.png",
+            tags=list(image.tags),
+            author=image.author,
+            private=image.private,
+            created_at=image.created_at,
+            updated_at=image.created_at,
+            content_type="image/png",
+            size_bytes=source.size_bytes,
+            width=PNG_SIDE,
+            height=PNG_SIDE,
+            model=SEED_MODEL,
+            sha256=source.sha256,
+        )
+        rows.append({"id": image.id, **IMAGES.to_params(record)})
+    return rows
+
+
+TAG_COLUMNS = ("image_id", "tag", "position")
+
+
+def tag_rows(images: list[SeedImage]) -> list[dict[str, Any]]:
+    return [
+        {"image_id": image.id, "tag": tag, "position": position}
+        for image in images
+        for position, tag in enumerate(image.tags)
+    ]
+
+
+def _add(
+    target: MySQLTarget,
+    *,
+    write_from: int,
+    link_from: int,
+    last: int,
+    sources: list[SourcePng],
+    method: Method,
+    storage: Path,
+) -> tuple[float, float]:
+    """Write rows ``write_from``..``last`` and link files ``link_from``..``last``, a batch
+    at a time; the seconds spent on each."""
+    write = WRITERS[method]
+    rows_s = files_s = 0.0
+    with target.connect(local_infile=method == "load-data") as connection:
+        with connection.cursor() as cursor:
+            # Our rows are consistent by construction: skip the per-row checks.
+            cursor.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+        for start in range(min(write_from, link_from), last + 1, BATCH):
+            batch = seed_images(start, min(last, start + BATCH - 1))
+            started = time.monotonic()
+            writing = [image for image in batch if image.id >= write_from]
+            rows = image_rows(writing, sources)
+            write(connection, "images", image_columns(), rows, storage.parent)
+            write(connection, "image_tags", TAG_COLUMNS, tag_rows(writing), storage.parent)
+            linked = time.monotonic()
+            _link(storage, [image for image in batch if image.id >= link_from], sources)
+            rows_s, files_s = rows_s + linked - started, files_s + time.monotonic() - linked
+    return rows_s, files_s
+
+
+def _link(storage: Path, images: list[SeedImage], sources: list[SourcePng]) -> None:
+    for image in images:
+        target = store_path(storage, image.guid)
+        source = sources[source_index(image.id)].path
         try:
-            os.link(image.source.path, target)
+            os.link(source, target)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
         except FileExistsError:
             continue
-        except OSError:  # another filesystem, or too many links: copy instead
-            shutil.copyfile(image.source.path, target)
 
 
 # --- reuse -----------------------------------------------------------------------------------
 
 
-def _marker(work_dir: Path) -> Path:
-    return work_dir / "seed.json"
+def _marker_path(work_dir: Path, database: str) -> Path:
+    return work_dir / f"seed-{database}.json"
 
 
-def _wanted_marker(target: MySQLTarget, count: int, sources: list[SourcePng]) -> dict[str, Any]:
-    return {
-        "format": SEED_FORMAT,
-        "images": count,
-        "database": f"{target.host}:{target.port}/{target.database}",
-        "sources": [source.sha256 for source in sources],
-    }
-
-
-def _reusable(
-    target: MySQLTarget, work_dir: Path, wanted: dict[str, Any], images: list[_Image]
-) -> bool:
-    marker = _marker(work_dir)
+def _read_marker(path: Path) -> dict[str, Any] | None:
     try:
-        if json.loads(marker.read_text()) != wanted:
-            return False
+        data = json.loads(path.read_text())
     except (OSError, ValueError):
-        return False
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _seeded_rows(target: MySQLTarget) -> int | None:
+    """How many seeded rows the database holds if they are ids 1..n; None otherwise."""
     try:
-        connection = target.connect()
-    except pymysql.err.MySQLError:
-        return False
-    with connection, connection.cursor() as cursor:
-        try:
+        with target.connect() as connection, connection.cursor() as cursor:
             cursor.execute(
                 "SELECT COUNT(*), COALESCE(MAX(id), 0) FROM images WHERE model = %s", (SEED_MODEL,)
             )
-        except pymysql.err.MySQLError:
-            return False
-        row = cursor.fetchone()
-    if row is None or row[0] != len(images) or row[1] != len(images):
-        return False
-    storage = work_dir / "images"
-    step = max(1, len(images) // 50)
-    return all(
-        (storage / image.guid[:2] / f"{image.guid}.png").is_file() for image in images[::step]
-    )
+            row = cursor.fetchone()
+    except pymysql.err.MySQLError:
+        return None
+    if row is None or row[0] != row[1]:
+        return None
+    return int(row[0])
+
+
+def public_guids(target: MySQLTarget) -> list[str]:
+    """The guids of the seeded public images, oldest first."""
+    with target.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT guid FROM images WHERE model = %s AND private = 0 ORDER BY id", (SEED_MODEL,)
+        )
+        return [str(row[0]) for row in cursor.fetchall()]
 
 
 def remove_generated(target: MySQLTarget, storage: Path, max_seed_id: int) -> int:
@@ -321,63 +262,130 @@ def remove_generated(target: MySQLTarget, storage: Path, max_seed_id: int) -> in
         cursor.execute("SELECT guid FROM images WHERE id > %s", (max_seed_id,))
         guids = [str(row[0]) for row in cursor.fetchall()]
         for guid in guids:
-            with contextlib.suppress(OSError):
-                (storage / guid[:2] / f"{guid}.png").unlink()
+            store_path(storage, guid).unlink(missing_ok=True)
         cursor.execute("DELETE FROM images WHERE id > %s", (max_seed_id,))
     return len(guids)
 
 
-def _migrate(target: MySQLTarget) -> None:
-    settings = load_settings(secrets_dirs=(), database_url=target.url, db_pool_size=2)
-    database = open_database(settings)
+def _rebuild(target: MySQLTarget) -> None:
+    drop_database(target)
     try:
-        migrate(database)
-    finally:
-        database.close()
+        with target.connect(database=False) as admin, admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{target.database}` CHARACTER SET utf8mb4")
+    except pymysql.err.MySQLError as exc:
+        raise SeedError(f"cannot create database {target.database}: {exc}") from exc
+    migrate(target)
 
 
-def seed(target: MySQLTarget, work_dir: Path, count: int) -> Seeded:
-    """Make sure ``target`` holds exactly ``count`` seeded images and their files."""
-    started = time.monotonic()
-    work_dir.mkdir(parents=True, exist_ok=True)
+def _copy_from(source: MySQLTarget, target: MySQLTarget, count: int) -> None:
+    """Rows 1..count of a smaller seeded database of the same server, copied server-side."""
+    columns = ", ".join(image_columns())
+    with target.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
+        cursor.execute(
+            f"INSERT INTO images ({columns}) SELECT {columns} FROM `{source.database}`.images"
+            " WHERE id <= %s AND model = %s",
+            (count, SEED_MODEL),
+        )
+        cursor.execute(
+            "INSERT INTO image_tags (image_id, tag, position) SELECT image_id, tag, position"
+            f" FROM `{source.database}`.image_tags WHERE image_id <= %s",
+            (count,),
+        )
+
+
+def _compatible(marker: dict[str, Any], hashes: list[str]) -> bool:
+    """Same seed format, and the sources both know of are the same files."""
+    known = marker.get("sources")
+    if marker.get("format") != SEED_FORMAT or not isinstance(known, list):
+        return False
+    return all(a == b for a, b in zip(known, hashes, strict=False))
+
+
+def _prepare_store(work_dir: Path, hashes: list[str]) -> Path:
+    """The shared store; emptied when its links point at other sources than these."""
     storage = work_dir / "images"
-    sources = make_sources(work_dir / "sources")
-    images = _images(count, sources)
-    wanted = _wanted_marker(target, count, sources)
-    reused = _reusable(target, work_dir, wanted, images)
-    if not reused:
-        _marker(work_dir).unlink(missing_ok=True)
-        try:
-            with target.connect(database=False) as admin, admin.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE IF EXISTS `{target.database}`")
-                cursor.execute(f"CREATE DATABASE `{target.database}` CHARACTER SET utf8mb4")
-        except pymysql.err.MySQLError as exc:
-            raise SeedError(f"cannot create database {target.database}: {exc}") from exc
-        _migrate(target)
-        if storage.exists():
-            shutil.rmtree(storage)
-        storage.mkdir(parents=True)
-        with target.connect() as connection:
-            _insert_rows(connection, images)
-        _link_files(storage, images)
-        _marker(work_dir).write_text(json.dumps(wanted, indent=2) + "\n")
-    else:
-        _migrate(target)  # a newer schema version may have landed since the seed
-    removed = remove_generated(target, storage, count)
-    return Seeded(
-        images=count,
-        public_guids=[image.guid for image in images if not image.private],
-        private=sum(image.private for image in images),
-        with_tags=sum(bool(image.tags) for image in images),
-        with_authors=sum(image.author is not None for image in images),
-        max_seed_id=count,
-        reused=reused,
-        seconds=round(time.monotonic() - started, 2),
-        removed_generated=removed,
-        source_png_bytes=[source.size_bytes for source in sources],
+    marker_path = work_dir / "store.json"
+    marker = _read_marker(marker_path)
+    if storage.exists() and (marker is None or not _compatible(marker, hashes)):
+        shutil.rmtree(storage)
+    storage.mkdir(parents=True, exist_ok=True)
+    marker_path.write_text(json.dumps({"format": SEED_FORMAT, "sources": hashes}) + "\n")
+    return storage
+
+
+def _files_present(storage: Path, count: int) -> bool:
+    """Whether a sample of 200 of images 1..count have their file."""
+    step = max(1, count // 200)
+    return all(
+        store_path(storage, seed_image(image_id).guid).is_file()
+        for image_id in range(1, count + 1, step)
     )
 
 
-def drop_database(target: MySQLTarget) -> None:
-    with target.connect(database=False) as admin, admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{target.database}`")
+def seed(
+    target: MySQLTarget,
+    work_dir: Path,
+    count: int,
+    *,
+    method: Method = "load-data",
+    smaller: MySQLTarget | None = None,
+) -> Seeded:
+    """Make sure ``target`` holds exactly images 1..``count`` and the store their files.
+
+    ``smaller``: a database seeded here before with fewer images (the previous size of a
+    scale run): its rows are copied server-side rather than made again."""
+    started = time.monotonic()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    sources = make_sources(work_dir / "sources", source_count(count))
+    hashes = [source.sha256 for source in sources]
+    storage = _prepare_store(work_dir, hashes)
+    marker_path = _marker_path(work_dir, target.database)
+    marker = _read_marker(marker_path) or {}
+    have = _seeded_rows(target) if _compatible(marker, hashes) else None
+    if have is None or have != marker.get("images") or have > count:
+        marker_path.unlink(missing_ok=True)
+        _rebuild(target)
+        have = 0
+    else:
+        migrate(target)  # a newer schema version may have landed since the seed
+    removed = remove_generated(target, storage, have)
+    copied, copy_s = 0, 0.0
+    if smaller is not None and have == 0:
+        smaller_marker = _read_marker(_marker_path(work_dir, smaller.database)) or {}
+        smaller_rows = smaller_marker.get("images")
+        compatible = _compatible(smaller_marker, hashes)
+        if compatible and isinstance(smaller_rows, int) and _seeded_rows(smaller) == smaller_rows:
+            copied = min(count, smaller_rows)
+            copy_started = time.monotonic()
+            _copy_from(smaller, target, copied)
+            copy_s = time.monotonic() - copy_started
+    rows_s, files_s = _add(
+        target,
+        write_from=have + copied + 1,
+        link_from=have + 1 if _files_present(storage, have) else 1,
+        last=count,
+        sources=sources,
+        method=method,
+        storage=storage,
+    )
+    public = public_guids(target)
+    marker = {"format": SEED_FORMAT, "sources": hashes, "images": count}
+    marker_path.write_text(json.dumps(marker) + "\n")
+    return Seeded(
+        images=count,
+        database=target.database,
+        storage=storage,
+        public_guids=public,
+        private=count - len(public),
+        max_seed_id=count,
+        reused=have == count,
+        added=count - have - copied,
+        copied=copied,
+        method=method,
+        seconds=round(time.monotonic() - started, 2),
+        seconds_rows=round(rows_s + copy_s, 2),
+        seconds_files=round(files_s, 2),
+        removed_generated=removed,
+        source_png_bytes=[source.size_bytes for source in sources],
+    )

@@ -26,7 +26,7 @@ import pytest
 from bench import report
 from bench.baseline import DETAIL, create_asgi_app, create_fastapi_app
 from bench.loadgen import parse_output
-from bench.run import unbalanced
+from bench.measure import unbalanced
 from bench.seed import MySQLTarget, drop_database, noise_png
 from pixyproxy.data.png import png_dimensions
 

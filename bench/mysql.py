@@ -1,0 +1,84 @@
+"""The bench's own MariaDB/MySQL database: where it is, connecting, creating its schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import pymysql
+
+from pixyproxy.core.settings import load_settings
+from pixyproxy.data.init import migrate as migrate_database
+from pixyproxy.data.init import open_database
+
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/pixyproxy_bench"
+
+
+class SeedError(RuntimeError):
+    """The database or the store could not be prepared."""
+
+
+@dataclass(frozen=True)
+class MySQLTarget:
+    host: str
+    port: int
+    user: str
+    password: str
+    database: str
+
+    @classmethod
+    def from_url(cls, url: str) -> MySQLTarget:
+        parts = urlsplit(url)
+        database = parts.path.lstrip("/")
+        if parts.scheme not in ("mysql", "mysql+pymysql") or not database:
+            raise SeedError(f"expected mysql://user:password@host:port/database, got {url!r}")
+        if not database.replace("_", "").isalnum():
+            raise SeedError(f"database name {database!r}: letters, digits and '_' only")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=unquote(parts.username or "root"),
+            password=unquote(parts.password or ""),
+            database=database,
+        )
+
+    @property
+    def url(self) -> str:
+        """The URL for ``PIXY_DATABASE_URL`` (password included: it is a local bench server)."""
+        auth = self.user + (f":{self.password}" if self.password else "")
+        return f"mysql://{auth}@{self.host}:{self.port}/{self.database}"
+
+    def with_suffix(self, suffix: str) -> MySQLTarget:
+        """Another database of the same server: ``<database>_<suffix>``."""
+        return replace(self, database=f"{self.database}_{suffix}")
+
+    def connect(
+        self, *, database: bool = True, local_infile: bool = False
+    ) -> pymysql.connections.Connection[Any]:
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.database if database else None,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=5,
+            local_infile=local_infile,
+        )
+
+
+def migrate(target: MySQLTarget) -> None:
+    """The package's own schema, through ``pixyproxy.data.init.migrate``."""
+    settings = load_settings(secrets_dirs=(), database_url=target.url, db_pool_size=2)
+    database = open_database(settings)
+    try:
+        migrate_database(database)
+    finally:
+        database.close()
+
+
+def drop_database(target: MySQLTarget) -> None:
+    with target.connect(database=False) as admin, admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{target.database}`")
