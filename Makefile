@@ -15,7 +15,7 @@ PORT        ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run test lint fmt bench soak fuzz mock smoke images container-test chart-test manifests manifests-check check-workflows clean
+.PHONY: help install lock run test lint fmt bench bench-scale bench-report soak fuzz mock smoke images container-test chart-test manifests manifests-check check-workflows clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -55,8 +55,14 @@ fmt: install ## format and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install ## benchmark against bare baselines (needs wrk and MariaDB; ~4 min): BENCH_ARGS=--strict
+bench: install ## benchmark against bare baselines at 10k images (needs wrk, nginx, MariaDB; ~9 min): BENCH_ARGS=--strict
 	$(PYTHON) -m bench.run $(BENCH_ARGS)
+
+bench-scale: install ## the read scenarios at 10k, 100k and 1M images and their p99 growth (~25 min; the first time ~4 min more to seed)
+	$(PYTHON) -m bench.scale $(BENCH_ARGS)
+
+bench-report: install ## write the README's performance figures from bench/results.json and bench/results-scale.json
+	$(PYTHON) -m bench.readme
 
 soak: install ## 60 s of mixed traffic against pixyproxy serve on MariaDB; fails on any error, p99 or RSS growth
 	$(PYTHON) -m scripts.soak --wait-quiet 300 $(SOAK_ARGS)

@@ -207,7 +207,7 @@ def _spread(scenario: dict[str, Any], figure: str) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _format_value(key: str, value: float | None) -> str:
+def format_value(key: str, value: float | None) -> str:
     if value is None:
         return "-"
     if key.endswith("_ratio"):
@@ -282,6 +282,6 @@ def tables(results: dict[str, Any]) -> list[str]:
         verdict = "not measured" if met is None else ("met" if met else "NOT MET")
         lines.append(
             f"{target['description']:<42} {target['wanted']:>10}"
-            f" {_format_value(target['key'], target['value']):>10}  {verdict}"
+            f" {format_value(target['key'], target['value']):>10}  {verdict}"
         )
     return lines

@@ -86,6 +86,7 @@ class Options:
     scenarios: tuple[int, ...]
     profile: bool
     strict: bool
+    skip_container: bool
     busy_sample_s: float
     wait_quiet_s: float
     server_env: dict[str, str] = field(default_factory=dict)
@@ -209,6 +210,9 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         "--profile", action="store_true", help="py-spy the workers during 1, 2 and 3 (slows them)"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 unless all targets met")
+    parser.add_argument(
+        "--skip-container", action="store_true", help="scenario 7 without the container image"
+    )
     args = parser.parse_args(argv)
     try:
         scenarios = tuple(sorted({int(part) for part in args.scenarios.split(",") if part}))
@@ -241,6 +245,7 @@ def parse_args(argv: Sequence[str] | None) -> Options:
         scenarios=scenarios,
         profile=args.profile,
         strict=args.strict,
+        skip_container=args.skip_container,
         busy_sample_s=max(0.1, args.busy_sample),
         wait_quiet_s=max(0.0, args.wait_quiet),
         server_env=parse_env(parser, args.env),
@@ -568,6 +573,7 @@ class Runner:
             workers=options.workers,
             target=target,
             note=self.note,
+            container=not options.skip_container,
         )
 
     def _generation(self, server: Server, mock: Server, token: str, detail_paths: Path) -> None:

@@ -149,6 +149,7 @@ def measure(
     workers: int,
     target: MySQLTarget,
     note: Callable[[str], None],
+    container: bool = True,
 ) -> dict[str, Any]:
     """Both start times, ``repeat`` samples each (seconds), or why one was not measured."""
     results: dict[str, Any] = {
@@ -156,7 +157,7 @@ def measure(
             "samples_s": [serve_once(serve_env, log_dir, workers=workers) for _ in range(repeat)]
         }
     }
-    missing = container_missing()
+    missing = container_missing() if container else "skipped (--skip-container)"
     if missing is not None:
         note(f"container start-up not measured: {missing}")
         results["container"] = {"samples_s": [], "not_measured": missing}
