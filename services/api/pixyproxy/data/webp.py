@@ -45,9 +45,11 @@ def webp_thumbnail(png: bytes, width: int) -> bytes:
         raise UnusableOriginal(str(exc)) from exc
     mode = "RGBA" if original.has_transparency_data else "RGB"
     pixels = original if original.mode == mode else original.convert(mode)
-    # reducing_gap: shrink by a whole factor first (fast), then resample the rest with
-    # Lanczos; at 3 Pillow documents the result as indistinguishable from Lanczos all the way.
-    small = pixels.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    # reducing_gap: shrink by a whole factor first (a box filter, fast), then resample the
+    # rest with Lanczos. At 2, 1024 -> 256 px took 7.8 ms instead of 17.5 ms here, and its
+    # pixels differ from Lanczos all the way by 1.4 of 255 on average in noise, 0.1 in a
+    # placeholder picture.
+    small = pixels.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()
     small.save(out, "WEBP", quality=QUALITY, method=METHOD)
     return out.getvalue()
