@@ -67,7 +67,7 @@ THUMBNAILS_MADE = Counter(
 )
 THUMBNAIL_SECONDS = Histogram(
     "pixyproxy_thumbnail_seconds",
-    "Time making one thumbnail took: reading the original, resizing, encoding, storing.",
+    "Time making one thumbnail took: reading the original, decoding, resizing, encoding.",
     ["width"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )

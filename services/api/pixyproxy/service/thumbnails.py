@@ -50,20 +50,21 @@ class Thumbnails:
             await pending.wait()  # then look again: a failed making leaves nothing
         self._pending[key] = done = anyio.Event()
         try:
-            await to_thread.run_sync(self._make, guid, width, limiter=self._making)
+            # Only the making is bounded; storing the few KB made waits on the disk alone.
+            webp = await to_thread.run_sync(self._make, guid, width, limiter=self._making)
+            await to_thread.run_sync(self.store.put, *key, webp)
         finally:
             del self._pending[key]
             done.set()
+        metrics.THUMBNAILS_MADE.labels(str(width.value)).inc()
         return await to_thread.run_sync(self.store.open, *key)
 
-    def _make(self, guid: UUID, width: ThumbnailWidth) -> None:
+    def _make(self, guid: UUID, width: ThumbnailWidth) -> bytes:
         started = time.perf_counter()
         original = self.store.read(guid, ORIGINAL)
         try:
             webp = webp_thumbnail(original, width.value)
         except UnusableOriginal as exc:
             raise PixyProxyException("The thumbnail could not be made.") from exc
-        self.store.put(guid, THUMBNAILS[width], webp)
-        label = str(width.value)
-        metrics.THUMBNAILS_MADE.labels(label).inc()
-        metrics.THUMBNAIL_SECONDS.labels(label).observe(time.perf_counter() - started)
+        metrics.THUMBNAIL_SECONDS.labels(str(width.value)).observe(time.perf_counter() - started)
+        return webp
