@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -159,34 +160,44 @@ async def get_image_thumbnail(
     return content_response(request, thumbnail)
 
 
-# GET and HEAD as two operations: each method of an OpenAPI path has its own operation id.
-# GET first: it is the one the content scenario sends, and routes are tried in order.
-for method, summary, operation_id in (
-    ("GET", "The PNG", "getImageContent"),
-    ("HEAD", "The PNG's headers", "headImageContent"),
-):
-    router.add_api_route(
-        "/image/{guid}/content",
-        get_image_content,
-        methods=[method],
-        response_class=FileResponse,
-        summary=summary,
-        responses=_bytes_responses(PNG_CONTENT_TYPE),
-        operation_id=operation_id,
-    )
+def _add_bytes_routes(
+    path: str,
+    endpoint: Callable[..., Awaitable[Response]],
+    *,
+    operation: str,
+    summaries: tuple[str, str],
+    responses: dict[int | str, dict[str, Any]],
+    dependencies: Sequence[Any] = (),
+) -> None:
+    """GET and HEAD of a route that sends stored bytes, as two operations: each method of an
+    OpenAPI path has its own operation id. GET first: it is the one the bench's content
+    scenario sends, and routes are tried in order."""
+    for method, summary in zip(("GET", "HEAD"), summaries, strict=True):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            response_class=FileResponse,
+            summary=summary,
+            responses=responses,
+            operation_id=f"{method.lower()}{operation}",
+            dependencies=list(dependencies),
+        )
 
-for method, summary, operation_id in (
-    ("GET", "A WebP thumbnail, made on its first request", "getImageThumbnail"),
-    ("HEAD", "A WebP thumbnail's headers", "headImageThumbnail"),
-):
-    router.add_api_route(
-        "/image/{guid}/thumbnail",
-        get_image_thumbnail,
-        methods=[method],
-        response_class=FileResponse,
-        summary=summary,
-        dependencies=[single_values(ThumbnailQuery)],
-        # 503 and 507: the image store cannot keep a new thumbnail.
-        responses={**_bytes_responses(WEBP_CONTENT_TYPE), **problem_responses(507)},
-        operation_id=operation_id,
-    )
+
+_add_bytes_routes(
+    "/image/{guid}/content",
+    get_image_content,
+    operation="ImageContent",
+    summaries=("The PNG", "The PNG's headers"),
+    responses=_bytes_responses(PNG_CONTENT_TYPE),
+)
+_add_bytes_routes(
+    "/image/{guid}/thumbnail",
+    get_image_thumbnail,
+    operation="ImageThumbnail",
+    summaries=("A WebP thumbnail, made on its first request", "A WebP thumbnail's headers"),
+    # 503 and 507 as well: the image store cannot keep a new thumbnail.
+    responses={**_bytes_responses(WEBP_CONTENT_TYPE), **problem_responses(507)},
+    dependencies=[single_values(ThumbnailQuery)],
+)
