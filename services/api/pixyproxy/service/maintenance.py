@@ -42,7 +42,8 @@ class StorageReport:
 
     def lines(self) -> list[str]:
         verb = "removed" if self.fixed else "found"
-        out = [f"{self.images} images in the database, {self.thumbnails} thumbnails stored"]
+        stored = f", {self.thumbnails} thumbnails stored" if self.thumbnails else ""
+        out = [f"{self.images} images in the database{stored}"]
         out += [f"file without row ({verb}): {i.location}" for i in self.files_without_rows]
         out += [f"row without file ({verb}): {guid}" for guid in self.rows_without_files]
         out += [
