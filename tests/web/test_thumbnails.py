@@ -21,7 +21,8 @@ from tests.support.servers import ServeApi, run_pixyproxy, server_env
 from tests.support.stored import temp_files
 from tests.support.tokens import SECRET, bearer
 
-ALICE, BOB = bearer("alice"), bearer("bob")
+# Minted when the module is imported: valid for longer than a whole run of the suite.
+ALICE, BOB = bearer("alice", ttl_s=3 * 3600), bearer("bob", ttl_s=3 * 3600)
 WIDTHS = [width.value for width in ThumbnailWidth]
 
 
