@@ -28,8 +28,8 @@ def opened(data: bytes) -> Image.Image:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    width=st.integers(1, 1100),
-    height=st.integers(1, 1100),
+    width=st.integers(1, 700),
+    height=st.integers(1, 700),
     mode=st.sampled_from(["RGB", "RGBA", "L", "LA", "P", "1", "I;16"]),
     thumbnail=st.sampled_from(list(ThumbnailWidth)),
 )

@@ -60,9 +60,9 @@ def test_the_front_page_has_no_serious_violations(showcase: Gallery, open_page: 
 
 
 def test_a_view_without_matches_and_the_generate_form_have_no_serious_violations(
-    showcase: Gallery, open_page: OpenPage
+    placeholder_gallery: Gallery, open_page: OpenPage, name: str
 ) -> None:
-    page = open_page(showcase.url, "/?q=no-such-prompt&author=maya")
+    page = open_page(placeholder_gallery.url, f"/?q={name}-no-such-prompt&author={name}")
     expect(page.page.locator("#grid-status")).to_have_text("No images match these filters.")
     page.check_accessibility("a gallery without matches")
 
