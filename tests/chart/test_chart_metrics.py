@@ -178,6 +178,8 @@ def test_dashboard_structure() -> None:
         "DB pool: connections in use vs size",
         "DB pool: waits and timeouts",
         "Bytes stored",
+        "Thumbnails made by width",
+        "Thumbnail making time (p50 / p95 / p99)",
         "Pods up",
     ):
         assert wanted in titles

@@ -20,6 +20,11 @@ def test_precreate_children_makes_every_outcome_and_kind() -> None:
     kinds = _children(metrics.UPSTREAM_ERRORS, "pixyproxy_upstream_errors")
     assert set(metrics.GENERATION_OUTCOMES) <= set(outcomes)
     assert set(metrics.UPSTREAM_ERROR_KINDS) <= set(kinds)
+    made = _children(metrics.THUMBNAILS_MADE, "pixyproxy_thumbnails_made")
+    assert set(metrics.THUMBNAIL_WIDTHS) == {"128", "256", "512"} <= set(made)
+    (timings,) = [f for f in metrics.THUMBNAIL_SECONDS.collect()]
+    timed = {s.labels["width"] for s in timings.samples if s.name.endswith("_count")}
+    assert set(metrics.THUMBNAIL_WIDTHS) <= timed
 
 
 def test_a_counter_child_only_exists_once_created() -> None:

@@ -1,17 +1,31 @@
-"""The filesystem image store on a real filesystem."""
+"""The image store: the filesystem one on a real filesystem, and the contract every
+implementation keeps (the filesystem one and the fake the service tests use)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import replace
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pixyproxy.core.errors import ImageNotFound, StorageUnavailable
+from pixyproxy.core.models import ThumbnailWidth
 from pixyproxy.data.filestore import FileImageStore
-from pixyproxy.data.store import ORIGINAL
+from pixyproxy.data.store import (
+    ORIGINAL,
+    THUMBNAILS,
+    VARIANTS,
+    ImageStore,
+    Variant,
+    content_name,
+    delete_variants,
+    parse_content_name,
+)
+from tests.support.fakes import FakeImageStore
 
 
 def test_write_places_file_under_sharded_path_atomically(tmp_path: Path) -> None:
@@ -95,3 +109,98 @@ def test_discard_removes_what_scan_found_and_nothing_outside(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="not in the store"):
         store.discard(replace(item, location=str(outside)))
     assert outside.read_bytes() == b"keep"
+
+
+# The variants: named after their guid the same way in every store, told apart by scan.
+
+
+@pytest.fixture(params=["filesystem", "fake"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ImageStore:
+    """Each implementation of the store protocol the tests can run here."""
+    if request.param == "fake":
+        return FakeImageStore()
+    return FileImageStore(tmp_path / "images")
+
+
+def test_every_variant_is_kept_read_and_deleted_on_its_own(any_store: ImageStore) -> None:
+    guid = uuid4()
+    for variant in VARIANTS:
+        any_store.put(guid, variant, variant.encode())
+    for variant in VARIANTS:
+        assert any_store.read(guid, variant) == variant.encode()
+        assert any_store.open(guid, variant).size_bytes == len(variant)
+    found = {(item.guid, item.variant) for item in any_store.scan()}
+    assert found == {(guid, variant) for variant in VARIANTS}
+    any_store.delete(guid, THUMBNAILS[ThumbnailWidth.W256])
+    with pytest.raises(ImageNotFound):
+        any_store.read(guid, THUMBNAILS[ThumbnailWidth.W256])
+    assert any_store.read(guid, ORIGINAL) == b"original", "the others stay"
+    delete_variants(any_store, guid)
+    assert list(any_store.scan()) == []
+    with pytest.raises(ImageNotFound):
+        any_store.read(guid, ORIGINAL)
+
+
+def test_every_width_the_api_offers_has_its_own_variant() -> None:
+    assert set(THUMBNAILS) == set(ThumbnailWidth)
+    assert {ORIGINAL, *THUMBNAILS.values()} == set(VARIANTS)
+    assert len(set(THUMBNAILS.values())) == len(ThumbnailWidth)
+
+
+@given(guid=st.uuids(), variant=st.sampled_from(VARIANTS))
+def test_a_content_name_stands_for_its_guid_and_variant_alone(guid: UUID, variant: Variant) -> None:
+    name = content_name(guid, variant)
+    assert parse_content_name(name) == (guid, variant)
+    assert name.startswith(str(guid)) and "/" not in name
+    for other in (name.upper(), f"x{name}", f"{name}.tmp", f".{name}", name.replace("-", "")):
+        assert parse_content_name(other) is None, other
+
+
+@given(name=st.text(max_size=60))
+def test_any_other_name_is_not_a_content_name(name: str) -> None:
+    parsed = parse_content_name(name)
+    assert parsed is None or content_name(*parsed) == name
+
+
+def test_scan_classifies_thumbnails_beside_their_original(tmp_path: Path) -> None:
+    store = FileImageStore(tmp_path)
+    guid = uuid4()
+    store.put(guid, ORIGINAL, b"png")
+    store.put(guid, THUMBNAILS[ThumbnailWidth.W128], b"webp")
+    shard = tmp_path / str(guid)[:2]
+    assert sorted(p.name for p in shard.iterdir()) == [f"{guid}.png", f"{guid}.w128.webp"]
+    (shard / f".{guid}.w512.webp.abcd.tmp").write_bytes(b"partial")
+    (shard / f"{guid}.w300.webp").write_bytes(b"no such width")
+    (shard / f"{guid}.webp").write_bytes(b"no width at all")
+    (tmp_path / "ff").mkdir()
+    (tmp_path / "ff" / f"{guid}.w256.webp").write_bytes(b"in the wrong shard")
+    found = {Path(f.location).relative_to(tmp_path).as_posix(): f for f in store.scan()}
+    prefix = str(guid)[:2]
+    thumbnail = found[f"{prefix}/{guid}.w128.webp"]
+    assert (thumbnail.guid, thumbnail.variant, thumbnail.is_temp) == (
+        guid,
+        "thumbnail-128",
+        False,
+    )
+    assert found[f"{prefix}/{guid}.png"].variant == ORIGINAL
+    assert found[f"{prefix}/.{guid}.w512.webp.abcd.tmp"].is_temp
+    for other in (f"{prefix}/{guid}.w300.webp", f"{prefix}/{guid}.webp", f"ff/{guid}.w256.webp"):
+        assert (found[other].guid, found[other].variant, found[other].is_temp) == (
+            None,
+            None,
+            False,
+        ), other
+
+
+def test_read_refuses_what_is_not_a_regular_file_without_blocking(tmp_path: Path) -> None:
+    store = FileImageStore(tmp_path)
+    guid = uuid4()
+    path = store.path_for(guid, THUMBNAILS[ThumbnailWidth.W256])
+    path.parent.mkdir(parents=True)
+    os.mkfifo(path)  # reading a FIFO would wait for a writer forever
+    with pytest.raises(ImageNotFound):
+        store.read(guid, THUMBNAILS[ThumbnailWidth.W256])
+    path.unlink()
+    path.mkdir()
+    with pytest.raises(ImageNotFound):
+        store.read(guid, THUMBNAILS[ThumbnailWidth.W256])

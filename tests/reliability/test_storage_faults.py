@@ -87,14 +87,19 @@ def test_full_store_is_507_with_no_row_and_recovers(
     assert [d["prompt"] for d in api.get("/image").json()] == ["before the disk filled"]
     assert api.get("/image", params={"tag": "full"}).json() == []
     assert set(final_pngs(store)) == {first.json()["guid"]} and temp_files(store) == []
-    # what is stored can still be read
+    # what is stored can still be read; a thumbnail that cannot be kept is not served
     assert api.get(f"/image/{first.json()['guid']}/content").status_code == 200
+    thumbnail = f"/image/{first.json()['guid']}/thumbnail"
+    assert_problem(api.get(thumbnail), 507, "insufficient_storage")
+    assert list(store.rglob("*.webp")) == [] and temp_files(store) == []
 
     filler.unlink()
     again = api.post("/image", json={"prompt": "space again"})
     assert again.status_code == 200, again.text
     assert api.get(f"/image/{again.json()['guid']}/content").status_code == 200
+    assert api.get(thumbnail).status_code == 200
     assert len(final_pngs(store)) == 2 and temp_files(store) == []
+    assert len(list(store.rglob("*.webp"))) == 1
 
 
 def test_read_only_store_is_503_not_ready_and_recovers(
@@ -115,12 +120,16 @@ def test_read_only_store_is_503_not_ready_and_recovers(
         assert_problem(ready, 503, "not_ready")
         assert ready.json()["checks"] == {"database": "ok", "storage": "storage_unavailable"}
         assert api.get("/healthz").status_code == 200
-        # reads keep working
+        # reads keep working; a thumbnail that cannot be kept is not served
         assert api.get(f"/image/{first.json()['guid']}/content").status_code == 200
         assert len(api.get("/image").json()) == 1
+        thumbnail = api.get(f"/image/{first.json()['guid']}/thumbnail")
+        assert_problem(thumbnail, 503, "storage_unavailable")
+        assert int(thumbnail.headers["retry-after"]) > 0
     finally:
         assert _run("mount", "-o", "remount,rw", str(small_fs)).returncode == 0
     assert api.get("/readyz").status_code == 200
+    assert api.get(f"/image/{first.json()['guid']}/thumbnail").status_code == 200
     again = api.post("/image", json={"prompt": "writable again"})
     assert again.status_code == 200, again.text
     assert len(final_pngs(store)) == 2 and temp_files(store) == []

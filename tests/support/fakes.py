@@ -148,6 +148,9 @@ class FakeImageStore:
         except KeyError:
             raise ImageNotFound(str(guid)) from None
 
+    def read(self, guid: UUID, variant: Variant) -> bytes:
+        return self.open(guid, variant).data
+
     def check_writable(self) -> None:
         if not self.writable:
             raise StorageUnavailable()

@@ -12,7 +12,8 @@ from tests.support.mock_server import MockServer, openai_settings
 from tests.support.servers import ServeApi
 from tests.support.tokens import SECRET, bearer
 
-ALICE, BOB = bearer("alice"), bearer("bob")
+# Minted when the module is imported: valid for longer than a whole run of the suite.
+ALICE, BOB = bearer("alice", ttl_s=3 * 3600), bearer("bob", ttl_s=3 * 3600)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ header page by page as the end of the grid comes near."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
-from tests.support.browser import OpenPage
+from tests.support.browser import VIEWPORT, OpenPage, watch
 from tests.support.gallery import Gallery
 
 pytestmark = [pytest.mark.e2e, pytest.mark.mysql]
@@ -64,4 +64,30 @@ def test_a_tile_shows_the_prompt_cut_short_its_tags_and_author(
     expect(tile.locator(".tags button")).to_have_text([f"#{name}", "#harbour"])
     expect(tile.locator(".author")).to_have_text(f"by {name}")
     expect(tile.locator("img")).to_have_js_property("complete", True)
-    assert tile.locator("img").evaluate("img => img.naturalWidth") == 1024
+    # The picture is the thumbnail that fills a tile of this screen (5 columns of 234 px).
+    shown = tile.locator("img").evaluate("img => [img.currentSrc, img.naturalWidth]")
+    assert shown == [f"{gallery.url}/image/{image['guid']}/thumbnail?w=256", 256]
+
+
+@pytest.mark.parametrize(
+    ("size", "scale", "width"),
+    [("1024x1024", 1, 256), ("1024x1024", 2, 512), ("1536x1024", 1, 512), ("1024x1536", 1, 256)],
+)
+def test_a_tile_takes_the_smallest_thumbnail_that_fills_it(
+    gallery: Gallery, browser: Browser, axe: str, name: str, size: str, scale: int, width: int
+) -> None:
+    """Tiles are square and crop: a landscape picture fills one by its height; a screen of
+    two device pixels per CSS pixel needs twice the pixels."""
+    image = gallery.create(name, f"{name} a harbour", tags=[name], size=size)
+    context = browser.new_context(viewport=VIEWPORT, device_scale_factor=scale)
+    try:
+        page = watch(context.new_page(), gallery.url, axe)
+        page.open(f"/?tag={name}")
+        img = page.page.locator(f'#grid > li[data-guid="{image["guid"]}"] img')
+        expect(img).to_have_js_property("complete", True)
+        assert img.evaluate("img => img.getBoundingClientRect().width") < 256
+        url = f"{gallery.url}/image/{image['guid']}/thumbnail?w={width}"
+        assert img.evaluate("img => [img.currentSrc, img.naturalWidth]") == [url, width]
+        page.assert_clean()
+    finally:
+        context.close()

@@ -97,7 +97,8 @@ def test_signing_in_with_the_dev_token_and_generating_a_placeholder(
     assert page.tile_guids()[0] == made[0]["guid"]
     first = page.page.locator("#grid > li").first
     expect(first.locator("img")).to_have_js_property("complete", True)
-    assert first.locator("img").evaluate("img => img.naturalWidth") == 1024
+    shown = first.locator("img").evaluate("img => [img.currentSrc, img.naturalWidth]")
+    assert shown == [f"{placeholder_gallery.url}/image/{made[0]['guid']}/thumbnail?w=256", 256]
 
 
 def test_generating_without_signing_in_asks_for_it(

@@ -41,7 +41,11 @@ def test_private_images_show_signed_in_and_go_when_signed_out(
     # An <img> cannot send the token: the private picture is fetched and shown from memory.
     expect(tile.locator("img")).to_have_attribute("src", _blob_url())
     expect(tile.locator("img")).to_have_js_property("complete", True)
-    assert tile.locator("img").evaluate("img => img.naturalWidth") == 1024
+    assert tile.locator("img").evaluate("img => img.naturalWidth") == 256  # its thumbnail
+    thumbnail = f"{gallery.url}/image/{private['guid']}/thumbnail?w=256"
+    assert [r.headers.get("authorization") for r in sent if r.url == thumbnail] == [
+        f"Bearer {token}"
+    ]
     page.check_accessibility("the gallery signed in, with a private image")
 
     # The token travels as the Authorization header only: no cookie is ever set or sent.

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from pixyproxy.core.models import ThumbnailWidth
+
 # Every label value of the counters the chart's alerts and dashboard select on. A labelled
 # child only exists once it is created, and a series that appears at its first value hides
 # that first event from increase()/rate(): precreate_children() makes them all at start.
@@ -56,6 +58,19 @@ STORED_BYTES = Counter(
     "pixyproxy_stored_bytes",
     "Bytes of PNG written to the image store.",
 )
+# The `width` label values of the thumbnail series.
+THUMBNAIL_WIDTHS = tuple(str(width.value) for width in ThumbnailWidth)
+THUMBNAILS_MADE = Counter(
+    "pixyproxy_thumbnails_made",
+    "Thumbnails made and stored (each is made once, on its first request), by width.",
+    ["width"],
+)
+THUMBNAIL_SECONDS = Histogram(
+    "pixyproxy_thumbnail_seconds",
+    "Time making one thumbnail took: reading the original, decoding, resizing, encoding.",
+    ["width"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 DB_POOL_IN_USE = Gauge(
     "pixyproxy_db_pool_connections_in_use",
     "Database connections checked out of the pool.",
@@ -87,3 +102,6 @@ def precreate_children() -> None:
         GENERATIONS.labels(outcome)
     for kind in UPSTREAM_ERROR_KINDS:
         UPSTREAM_ERRORS.labels(kind)
+    for width in THUMBNAIL_WIDTHS:
+        THUMBNAILS_MADE.labels(width)
+        THUMBNAIL_SECONDS.labels(width)

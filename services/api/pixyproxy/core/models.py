@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
 from functools import cached_property
 from typing import Annotated, Literal
 from uuid import UUID
@@ -26,6 +27,7 @@ TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 LIST_LIMIT_MAX = 100
 LIST_LIMIT_DEFAULT = 50
 PNG_CONTENT_TYPE = "image/png"
+WEBP_CONTENT_TYPE = "image/webp"
 
 ImageSize = Literal["1024x1024", "1536x1024", "1024x1536"]
 
@@ -189,6 +191,25 @@ class ImageListQuery(ImageFilter):
     limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX)
     cursor: str | None = Field(
         default=None, min_length=1, max_length=200, description="From the previous page."
+    )
+
+
+class ThumbnailWidth(IntEnum):
+    """The widths a thumbnail is made in: few, so each image has few thumbnails to keep."""
+
+    W128 = 128
+    W256 = 256
+    W512 = 512
+
+
+class ThumbnailQuery(BaseModel):
+    """The query of ``GET /image/{guid}/thumbnail``. Other query parameters are ignored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    w: ThumbnailWidth = Field(
+        default=ThumbnailWidth.W256,
+        description="Width in pixels; the height keeps the image's aspect ratio.",
     )
 
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("PIXY_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
     )
     max_image_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Thumbnails made at once per process: each holds an original's decoded pixels.
+    thumbnail_concurrency: int = Field(default=2, ge=1, le=64)
 
     # Image generation
     image_provider: Literal["auto", "openai", "placeholder"] = "auto"

@@ -2,7 +2,8 @@
 Kubernetes).
 
 Paths come only from parsed UUIDs and the variant, never from caller text:
-``<root>/<first two hex digits of the guid>/<guid>.png`` for the original. A write goes
+``<root>/<first two hex digits of the guid>/<content name>``, the store's name of the
+variant (``<guid>.png`` for the original, ``<guid>.w256.webp`` for a thumbnail). A write goes
 to a temp file in the same directory, is fsynced, then renamed into place, so a reader or
 a crash never sees a partial file under the final name.
 """
@@ -20,12 +21,18 @@ from pathlib import Path
 from uuid import UUID
 
 from pixyproxy.core.errors import ImageNotFound, InsufficientStorage, StorageUnavailable
-from pixyproxy.data.store import ORIGINAL, LocalFile, StoredItem, Variant
+from pixyproxy.data.store import (
+    ORIGINAL,
+    LocalFile,
+    StoredItem,
+    Variant,
+    content_name,
+    parse_content_name,
+)
 
 TEMP_SUFFIX = ".tmp"
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-# How each variant's file is named after its guid.
-_SUFFIXES: dict[Variant, str] = {ORIGINAL: ".png"}
+_UNREADABLE = "The image store cannot be read."
 
 
 class FileImageStore:
@@ -33,8 +40,7 @@ class FileImageStore:
         self.root = root
 
     def path_for(self, guid: UUID, variant: Variant = ORIGINAL) -> Path:
-        text = str(guid)
-        return self.root / text[:2] / f"{text}{_SUFFIXES[variant]}"
+        return self.root / str(guid)[:2] / content_name(guid, variant)
 
     def put(self, guid: UUID, variant: Variant, data: bytes) -> None:
         final = self.path_for(guid, variant)
@@ -71,6 +77,25 @@ class FileImageStore:
         if not stat.S_ISREG(result.st_mode):
             raise ImageNotFound(str(guid))
         return LocalFile(path, result)
+
+    def read(self, guid: UUID, variant: Variant) -> bytes:
+        """The file's bytes; ``ImageNotFound`` unless it is a regular file (opened without
+        blocking, so that nothing else under the name can hold a thread)."""
+        try:
+            fd = os.open(self.path_for(guid, variant), os.O_RDONLY | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ImageNotFound(str(guid)) from None
+        except OSError as exc:
+            raise StorageUnavailable(_UNREADABLE) from exc
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ImageNotFound(str(guid))
+            with os.fdopen(fd, "rb", closefd=False) as file:
+                return file.read()
+        except OSError as exc:
+            raise StorageUnavailable(_UNREADABLE) from exc
+        finally:
+            os.close(fd)
 
     def check_writable(self) -> None:
         """Raise unless a small file can be created, synced and removed under the root."""
@@ -113,18 +138,12 @@ def _item(path: Path, *, age_s: float) -> StoredItem:
 
 
 def _parse_name(path: Path) -> tuple[UUID | None, Variant | None]:
-    """The guid and variant a final file name stands for; (None, None) for any other name."""
-    for variant, suffix in _SUFFIXES.items():
-        stem = path.name.removesuffix(suffix)
-        if stem == path.name or path.name.startswith(".") or path.parent.name != stem[:2]:
-            continue
-        try:
-            guid = UUID(stem)
-        except ValueError:
-            continue
-        if str(guid) == stem:
-            return guid, variant
-    return None, None
+    """The guid and variant a final file name stands for, in its guid's shard directory;
+    (None, None) for any other name."""
+    parsed = parse_content_name(path.name)
+    if parsed is None or path.parent.name != str(parsed[0])[:2]:
+        return None, None
+    return parsed
 
 
 def _remove_quietly(path: Path) -> None:

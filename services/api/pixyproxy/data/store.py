@@ -1,10 +1,12 @@
 """The image store's contract: content addressed by an image's guid and a variant.
 
-The original PNG is the one variant today; thumbnails are stored beside it later under
-the same rules. Whatever holds the bytes (files under a directory, objects in a bucket)
-implements ``ImageStore``; only the implementation knows where they are. A write is
-atomic: a reader sees all of the content or none of it, and a failed write leaves nothing
-under the content's name.
+The variants of an image are its original PNG and its WebP thumbnails, one per width the
+API offers, stored beside the original under the same rules. Whatever holds the bytes
+(files under a directory, objects in a bucket) implements ``ImageStore``; only the
+implementation knows where they are, and every implementation names an image's variants
+after its guid the same way (``content_name``), so ``scan`` can tell what each one is. A
+write is atomic: a reader sees all of the content or none of it, and a failed write leaves
+nothing under the content's name.
 """
 
 from __future__ import annotations
@@ -13,11 +15,45 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 from uuid import UUID
 
-Variant = Literal["original"]
+from pixyproxy.core.models import ThumbnailWidth
+
+Variant = Literal["original", "thumbnail-128", "thumbnail-256", "thumbnail-512"]
 ORIGINAL: Variant = "original"
+VARIANTS: tuple[Variant, ...] = get_args(Variant)
+# How each variant's content is named after its guid: "<guid>.png", "<guid>.w256.webp".
+_SUFFIXES: dict[Variant, str] = {
+    ORIGINAL: ".png",
+    "thumbnail-128": ".w128.webp",
+    "thumbnail-256": ".w256.webp",
+    "thumbnail-512": ".w512.webp",
+}
+# The thumbnail variant of each width the API offers.
+THUMBNAILS: dict[ThumbnailWidth, Variant] = {
+    ThumbnailWidth.W128: "thumbnail-128",
+    ThumbnailWidth.W256: "thumbnail-256",
+    ThumbnailWidth.W512: "thumbnail-512",
+}
+
+
+def content_name(guid: UUID, variant: Variant) -> str:
+    return f"{guid}{_SUFFIXES[variant]}"
+
+
+def parse_content_name(name: str) -> tuple[UUID, Variant] | None:
+    """The guid and variant ``content_name`` gave ``name``; None for any other name."""
+    for variant, suffix in _SUFFIXES.items():
+        stem = name.removesuffix(suffix)
+        if stem == name:
+            continue
+        try:
+            guid = UUID(stem)
+        except ValueError:
+            return None
+        return (guid, variant) if str(guid) == stem else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +94,12 @@ class ImageStore(Protocol):
         ...
 
     def open(self, guid: UUID, variant: Variant) -> StoredContent:
-        """The stored content; ``ImageNotFound`` when there is none."""
+        """The stored content, to send; ``ImageNotFound`` when there is none."""
+        ...
+
+    def read(self, guid: UUID, variant: Variant) -> bytes:
+        """The stored bytes (to make a thumbnail from); ``ImageNotFound`` when there are
+        none, ``StorageUnavailable`` when they cannot be read."""
         ...
 
     def check_writable(self) -> None:
@@ -72,3 +113,9 @@ class ImageStore(Protocol):
     def discard(self, item: StoredItem) -> None:
         """Remove an item ``scan`` found (``storage check --fix``)."""
         ...
+
+
+def delete_variants(store: ImageStore, guid: UUID) -> None:
+    """Remove an image's original and its thumbnails (after its row: DESIGN §6)."""
+    for variant in VARIANTS:
+        store.delete(guid, variant)

@@ -3,7 +3,7 @@
 ``public.py`` holds what an anonymous caller may do and its rules, ``private.py`` what an
 authenticated caller may do; both offer the ``CallerImages`` methods, so the web layer
 takes one or the other for each request and calls it the same way. Below them: reading
-(``reading.py``), generating (``generating.py``, with ``limits.py`` and
+(``reading.py``, with ``thumbnails.py``), generating (``generating.py``, with ``limits.py`` and
 ``idempotency.py``) and the list cursor (``cursors.py``).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery
+from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery, ThumbnailWidth
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.changes import ChangeCounter
 from pixyproxy.data.generators import ImageGenerator
@@ -27,6 +27,7 @@ from pixyproxy.service.idempotency import IdempotentRequests
 from pixyproxy.service.limits import GenerationQuota, InFlightLimit
 from pixyproxy.service.pages import DetailPage, PageCache
 from pixyproxy.service.reading import ImageContent, ImageReader
+from pixyproxy.service.thumbnails import Thumbnails
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class ImageServices:
             cache=PublicImageCache(settings.detail_cache_entries),
             pages=PageCache(settings.list_cache_pages, ttl_s=settings.list_cache_ttl_s),
             changes=changes,
+            thumbnails=Thumbnails(store, concurrency=settings.thumbnail_concurrency),
         )
         generation = ImageGeneration(
             repository,
@@ -84,6 +86,8 @@ class CallerImages(Protocol):
     async def list(self, query: ImageListQuery) -> DetailPage: ...
 
     async def content(self, guid: UUID) -> ImageContent: ...
+
+    async def thumbnail(self, guid: UUID, width: ThumbnailWidth) -> ImageContent: ...
 
     async def generate(
         self, request: GenerateRequest, *, idempotency_key: str | None = None

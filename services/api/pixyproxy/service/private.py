@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from pixyproxy.core.models import Caller, GenerateRequest, ImageDetail, ImageListQuery
+from pixyproxy.core.models import (
+    Caller,
+    GenerateRequest,
+    ImageDetail,
+    ImageListQuery,
+    ThumbnailWidth,
+)
 from pixyproxy.service.images import ImageServices
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.service.reading import ImageContent
@@ -29,6 +35,9 @@ class PrivateImages:
 
     async def content(self, guid: UUID) -> ImageContent:
         return await self._services.reading.content(guid, viewer=self.caller.subject)
+
+    async def thumbnail(self, guid: UUID, width: ThumbnailWidth) -> ImageContent:
+        return await self._services.reading.thumbnail(guid, width, viewer=self.caller.subject)
 
     async def generate(
         self, request: GenerateRequest, *, idempotency_key: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from pixyproxy.core.errors import AuthenticationRequired, InvalidRequest
-from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery
+from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery, ThumbnailWidth
 from pixyproxy.service.images import ImageServices
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.service.reading import ImageContent
@@ -33,6 +33,9 @@ class PublicImages:
 
     async def content(self, guid: UUID) -> ImageContent:
         return await self._services.reading.content(guid, viewer=None)
+
+    async def thumbnail(self, guid: UUID, width: ThumbnailWidth) -> ImageContent:
+        return await self._services.reading.thumbnail(guid, width, viewer=None)
 
     async def generate(
         self, request: GenerateRequest, *, idempotency_key: str | None = None

@@ -1,4 +1,5 @@
-"""Reading images as one viewer may see them: a detail, a page of the list, the content.
+"""Reading images as one viewer may see them: a detail, a page of the list, the content,
+a thumbnail.
 
 Visibility is decided by the repository's queries for the viewer (``None`` for anonymous
 callers); this module adds the two caches in front of them. Public images are served from
@@ -15,13 +16,14 @@ from uuid import UUID
 from anyio import to_thread
 
 from pixyproxy.core.errors import ImageNotFound
-from pixyproxy.core.models import ImageDetail, ImageListQuery
+from pixyproxy.core.models import WEBP_CONTENT_TYPE, ImageDetail, ImageListQuery, ThumbnailWidth
 from pixyproxy.data.changes import ChangeCounter
 from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.store import ORIGINAL, ImageStore, StoredContent
 from pixyproxy.service.cache import ImageView, PublicImageCache
 from pixyproxy.service.cursors import InvalidCursor, decode_cursor, encode_cursor
 from pixyproxy.service.pages import DetailPage, PageCache
+from pixyproxy.service.thumbnails import Thumbnails
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class ImageReader:
     cache: PublicImageCache
     pages: PageCache
     changes: ChangeCounter
+    thumbnails: Thumbnails
 
     async def get(self, guid: UUID, viewer: str | None) -> ImageDetail:
         return (await self._visible(guid, viewer)).detail
@@ -66,6 +69,22 @@ class ImageReader:
             stored=stored,
             content_type=view.detail.content_type,
             etag=f'"{view.sha256}"',
+            private=view.detail.private,
+        )
+
+    async def thumbnail(
+        self, guid: UUID, width: ThumbnailWidth, viewer: str | None
+    ) -> ImageContent:
+        """The thumbnail, as visible as its image. Its ETag is the original's hash and the
+        width: known before the store is asked, the same on every worker and replica, and
+        it names one content: a thumbnail's bytes follow from the original's and the width
+        (``data/webp.py``; for one Pillow and libwebp, and a stored thumbnail is kept, never
+        made again unless it was lost)."""
+        view = await self._visible(guid, viewer)
+        return ImageContent(
+            stored=await self.thumbnails.open(guid, width),
+            content_type=WEBP_CONTENT_TYPE,
+            etag=f'"{view.sha256}-w{width.value}"',
             private=view.detail.private,
         )
 

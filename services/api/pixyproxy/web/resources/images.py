@@ -1,14 +1,22 @@
-"""The image resource: generate, read, list, and serve content."""
+"""The image resource: generate, read, list, and serve content and thumbnails."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery
+from pixyproxy.core.models import (
+    PNG_CONTENT_TYPE,
+    WEBP_CONTENT_TYPE,
+    GenerateRequest,
+    ImageDetail,
+    ImageListQuery,
+    ThumbnailQuery,
+)
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.web.content import content_response
 from pixyproxy.web.deps import OptionalCaller, images_for
@@ -63,6 +71,10 @@ IdempotencyKey = Annotated[
                 },
                 "HeadImageContent": {
                     "operationId": "headImageContent",
+                    "parameters": {"guid": "$response.body#/guid"},
+                },
+                "GetImageThumbnail": {
+                    "operationId": "getImageThumbnail",
                     "parameters": {"guid": "$response.body#/guid"},
                 },
             }
@@ -123,31 +135,69 @@ async def get_image(guid: UUID, request: Request, caller: OptionalCaller) -> Res
     return JsonBody(await images_for(request, caller).get(guid))
 
 
-_PNG = {"image/png": {"schema": {"type": "string", "format": "binary"}}}
-CONTENT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": _PNG},
-    206: {"description": "Partial Content", "content": _PNG},
-    304: {"description": "Not Modified"},
-    **problem_responses(400, 404, 416),
-}
+def _bytes_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """The answers of a route that sends stored bytes (web/content.py)."""
+    body = {media_type: {"schema": {"type": "string", "format": "binary"}}}
+    return {
+        200: {"content": body},
+        206: {"description": "Partial Content", "content": body},
+        304: {"description": "Not Modified"},
+        **problem_responses(400, 404, 416),
+    }
 
 
 async def get_image_content(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
     return content_response(request, await images_for(request, caller).content(guid))
 
 
-# GET and HEAD as two operations: each method of an OpenAPI path has its own operation id.
-# GET first: it is the one the content scenario sends, and routes are tried in order.
-for method, summary, operation_id in (
-    ("GET", "The PNG", "getImageContent"),
-    ("HEAD", "The PNG's headers", "headImageContent"),
-):
-    router.add_api_route(
-        "/image/{guid}/content",
-        get_image_content,
-        methods=[method],
-        response_class=FileResponse,
-        summary=summary,
-        responses=CONTENT_RESPONSES,
-        operation_id=operation_id,
-    )
+async def get_image_thumbnail(
+    guid: UUID,
+    request: Request,
+    caller: OptionalCaller,
+    query: Annotated[ThumbnailQuery, Query()],
+) -> Response:
+    thumbnail = await images_for(request, caller).thumbnail(guid, query.w)
+    return content_response(request, thumbnail)
+
+
+def _add_bytes_routes(
+    path: str,
+    endpoint: Callable[..., Awaitable[Response]],
+    *,
+    operation: str,
+    summaries: tuple[str, str],
+    responses: dict[int | str, dict[str, Any]],
+    dependencies: Sequence[Any] = (),
+) -> None:
+    """GET and HEAD of a route that sends stored bytes, as two operations: each method of an
+    OpenAPI path has its own operation id. GET first: it is the one the bench's content
+    scenario sends, and routes are tried in order."""
+    for method, summary in zip(("GET", "HEAD"), summaries, strict=True):
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=[method],
+            response_class=FileResponse,
+            summary=summary,
+            responses=responses,
+            operation_id=f"{method.lower()}{operation}",
+            dependencies=list(dependencies),
+        )
+
+
+_add_bytes_routes(
+    "/image/{guid}/content",
+    get_image_content,
+    operation="ImageContent",
+    summaries=("The PNG", "The PNG's headers"),
+    responses=_bytes_responses(PNG_CONTENT_TYPE),
+)
+_add_bytes_routes(
+    "/image/{guid}/thumbnail",
+    get_image_thumbnail,
+    operation="ImageThumbnail",
+    summaries=("A WebP thumbnail, made on its first request", "A WebP thumbnail's headers"),
+    # 503 and 507 as well: the image store cannot keep a new thumbnail.
+    responses={**_bytes_responses(WEBP_CONTENT_TYPE), **problem_responses(507)},
+    dependencies=[single_values(ThumbnailQuery)],
+)

@@ -55,7 +55,7 @@ export class Grid {
     try {
       const page = await listPage(this.next, controller.signal);
       if (controller.signal.aborted) return;
-      const tiles = page.images.map((image) => tile(image, this.filters, this.pictures, { onFilter: this.onFilter }));
+      const tiles = page.images.map((image) => this.tile(image));
       this.list.append(...tiles);
       this.count += tiles.length;
       this.next = page.next;
@@ -77,9 +77,20 @@ export class Grid {
   /** A new image, shown first when the grid is unfiltered (filtered grids are left as they are). */
   prepend(image) {
     if (!this.filters || Object.values(this.filters).some(Boolean)) return;
-    this.list.prepend(tile(image, this.filters, this.pictures, { onFilter: this.onFilter }));
+    this.list.prepend(this.tile(image));
     this.count += 1;
     this.setStatus(this.summary());
+  }
+
+  tile(image) {
+    return tile(image, this.filters, this.pictures, { onFilter: this.onFilter, width: this.tileWidth() });
+  }
+
+  /** How wide tiles are drawn, in CSS pixels: the grid's columns (gallery.css), which it
+   * lays out before it holds any tile; 256 while it is not shown. */
+  tileWidth() {
+    const column = parseFloat(getComputedStyle(this.list).gridTemplateColumns);
+    return column > 0 ? column : 256;
   }
 
   /** The link of a shown tile, to give focus back to when leaving an image. */

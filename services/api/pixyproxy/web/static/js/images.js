@@ -3,8 +3,19 @@
 
 import { fetchBlob } from "./api.js";
 
-/** The picture a tile shows. (Thumbnails, when the API has them, change only this line.) */
-export const tileUrl = (image) => image.content_url;
+/** The widths the API makes thumbnails in (`GET /image/{guid}/thumbnail?w=`). */
+export const THUMBNAIL_WIDTHS = [128, 256, 512];
+
+/**
+ * The picture a tile `tileWidth` CSS pixels wide shows: the smallest thumbnail that fills
+ * it on this screen. Tiles are square and crop (gallery.css), so a landscape picture fills
+ * one by its height and needs to be wider by its aspect ratio.
+ */
+export function tileUrl(image, tileWidth) {
+  const needed = tileWidth * devicePixelRatio * Math.max(1, image.width / image.height);
+  const width = THUMBNAIL_WIDTHS.find((candidate) => candidate >= needed) ?? THUMBNAIL_WIDTHS.at(-1);
+  return `/image/${image.guid}/thumbnail?w=${width}`;
+}
 
 /** The full picture on the image page, and what the download button saves. */
 export const contentUrl = (image) => image.content_url;

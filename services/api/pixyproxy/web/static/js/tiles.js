@@ -6,8 +6,11 @@ import { stateUrl } from "./urlstate.js";
 
 export const PROMPT_CHARS = 90;
 
-/** A tile: the picture and its prompt open the image; tags and author filter the grid. */
-export function tile(image, filters, pictures, { onFilter }) {
+/**
+ * A tile `width` CSS pixels wide: the picture and its prompt open the image; tags and
+ * author filter the grid.
+ */
+export function tile(image, filters, pictures, { onFilter, width }) {
   const img = h("img", {
     alt: image.prompt,
     width: image.width,
@@ -15,7 +18,7 @@ export function tile(image, filters, pictures, { onFilter }) {
     loading: "lazy",
     decoding: "async",
   });
-  pictures.show(img, tileUrl(image), image.private);
+  pictures.show(img, tileUrl(image, width), image.private);
   return h(
     "li",
     { class: "tile", "data-guid": image.guid },

@@ -1,0 +1,59 @@
+"""``pixyproxy storage check [--fix]`` on a store with thumbnails, as an operator runs it: a
+real subprocess on a real filesystem and database, after a server made the thumbnails."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from uuid import UUID
+
+from pixyproxy.data.database import Database
+from pixyproxy.data.images import SqlImageRepository
+from tests.support.servers import ServeApi
+
+
+def storage_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pixyproxy", "storage", "check", "--grace", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+    )
+
+
+def test_an_orphaned_thumbnail_is_found_and_fixed_and_live_ones_are_left_alone(
+    serve_api: ServeApi, database_url: str, database: Database, tmp_path: Path
+) -> None:
+    api = serve_api(database_url=database_url, anonymous_generation=True)
+    kept, gone = (api.post("/image", json={"prompt": p}).json()["guid"] for p in ("a", "b"))
+    for guid in (kept, gone):
+        for width in (128, 512):
+            assert api.get(f"/image/{guid}/thumbnail", params={"w": width}).status_code == 200
+    images = tmp_path / "images"
+    # An image deleted the way DESIGN §6 orders it (the row, then its files) by a process
+    # that died after removing the original: its thumbnails are left without a row.
+    assert SqlImageRepository(database).delete(UUID(gone))
+    (images / gone[:2] / f"{gone}.png").unlink()
+    orphans = {str(images / gone[:2] / f"{gone}.w{w}.webp") for w in (128, 512)}
+    env = {"PIXY_DATABASE_URL": database_url, "PIXY_STORAGE_DIR": str(images)}
+
+    found = storage_check(env)
+    assert found.returncode == 1, found.stdout + found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[0] == "1 images in the database, 2 thumbnails stored"
+    assert {line.split(": ", 1)[1] for line in lines if "without row" in line} == orphans
+    assert not [line for line in lines if "not ours" in line or kept in line], lines
+    assert lines[-1] == "problems found"
+
+    fixed = storage_check(env, "--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert not any(Path(orphan).exists() for orphan in orphans)
+    assert sorted(p.name for p in (images / kept[:2]).iterdir()) == sorted(
+        [f"{kept}.png", f"{kept}.w128.webp", f"{kept}.w512.webp"]
+    )
+    assert storage_check(env).stdout.splitlines()[-1] == "clean"
+    assert api.get(f"/image/{kept}/thumbnail", params={"w": 512}).status_code == 200
