@@ -109,11 +109,11 @@ def _visible(record: ImageRecord, viewer: str | None) -> bool:
 
 
 def _matches(record: ImageRecord, filter: ImageFilter) -> bool:
-    # Search is case-insensitive, as MySQL's collation and SQLite's LIKE are.
+    # Exact, as on both databases: a substring of the prompt, the author byte for byte.
     return (
         (filter.tag is None or filter.tag in record.tags)
         and (filter.author is None or record.author == filter.author)
-        and (filter.q is None or filter.q.casefold() in record.prompt.casefold())
+        and (filter.q is None or filter.q in record.prompt)
     )
 
 

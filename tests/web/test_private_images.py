@@ -169,3 +169,31 @@ def test_in_flight_limit_answers_503(serve_api: ServeApi, openai_mock: MockServe
     assert busy, [r.status_code for r in responses]
     assert busy[0].json()["code"] == "generation_capacity_exceeded"
     assert int(busy[0].headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize("other", ["ALICE", "Alice", "alice ", " alice", "alicé", "\uff41lice"])
+def test_a_subject_alike_but_not_equal_is_another_caller(
+    serve_api: ServeApi, database_url: str, other: str
+) -> None:
+    """A subject is opaque and case-sensitive (RFC 7519): one that a collation would fold
+    into "alice" sees none of alice's private images, lists, keys or quota."""
+    api = serve_api(database_url=database_url, jwt_secret=SECRET, generation_limit=1)
+    headers = {**ALICE, "Idempotency-Key": "order-1"}
+    secret = post(api, headers, prompt="alice's secret", private=True, tags=["mine"]).json()
+    guid = secret["guid"]
+    theirs = bearer(other)
+    assert api.get(f"/image/{guid}", headers=theirs).status_code == 404
+    assert api.get(f"/image/{guid}/content", headers=theirs).status_code == 404
+    for params in ({}, {"author": "alice"}, {"tag": "mine"}, {"q": "secret"}):
+        assert guid not in guids(api.get("/image", params=params, headers=theirs))
+    assert guids(api.get("/image", params={"author": other}, headers=ALICE)) == []
+    # Their own key "order-1" and their own quota: a new image, by them.
+    made = post(
+        api, {**theirs, "Idempotency-Key": "order-1"}, prompt="alice's secret", private=True
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["author"] == other and made.json()["guid"] != guid
+    assert guids(api.get("/image", params={"author": other}, headers=theirs)) == [
+        made.json()["guid"]
+    ]
+    assert post(api, ALICE, prompt="one more").status_code == 429  # alice's quota is hers

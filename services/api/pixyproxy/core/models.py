@@ -48,15 +48,26 @@ def _check_prompt(value: str) -> str:
     value = value.strip()
     if not value:
         raise ValueError("prompt must not be blank")
+    return _check_characters(value, "prompt")
+
+
+def _check_characters(value: str, what: str) -> str:
+    """``value`` unless it holds a character no prompt may hold."""
     for char in value:
         if char in _BIDI_CONTROLS:
-            raise ValueError("prompt must not contain bidirectional control characters")
+            raise ValueError(f"{what} must not contain bidirectional control characters")
         category = unicodedata.category(char)
         if category == "Cc" and char not in _ALLOWED_CONTROLS:
-            raise ValueError("prompt must not contain control characters")
+            raise ValueError(f"{what} must not contain control characters")
         if category == "Cs":  # JSON can escape one ("\ud800"); no encoder can store it
-            raise ValueError("prompt must not contain lone surrogates")
+            raise ValueError(f"{what} must not contain lone surrogates")
     return value
+
+
+def _check_search(value: str) -> str:
+    # What no prompt can hold never matches: refused, rather than handed to a database
+    # that may treat it specially (NUL ends a pattern for some).
+    return _check_characters(value, "q")
 
 
 def _check_tag(value: str) -> str:
@@ -77,6 +88,9 @@ Prompt = Annotated[
     AfterValidator(_check_prompt),
 ]
 Tag = Annotated[str, Field(pattern=TAG_PATTERN.pattern), AfterValidator(_check_tag)]
+SearchText = Annotated[
+    str, Field(json_schema_extra={"pattern": rf"^[^{_FORBIDDEN}]*$"}), AfterValidator(_check_search)
+]
 
 
 class GenerateRequest(BaseModel):
@@ -177,8 +191,11 @@ class ImageFilter(BaseModel):
     author: str | None = Field(
         default=None, min_length=1, max_length=255, description="Images by this author."
     )
-    q: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Text the prompt contains."
+    q: SearchText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Text the prompt contains, exactly: case, accents and spaces count.",
     )
 
 
