@@ -233,3 +233,11 @@ def test_request_id_is_echoed_or_replaced(api: httpx.Client) -> None:
     )
     replaced = api.get("/healthz", headers={"X-Request-ID": "bad id!"}).headers["x-request-id"]
     assert replaced != "bad id!" and len(replaced) == 32
+
+
+@pytest.mark.parametrize("prompt", ["\u200b", "\u200b\u200c\u200d", "\ufeff", " \u2060 \u00ad "])
+def test_a_prompt_of_invisible_characters_is_422(api: httpx.Client, prompt: str) -> None:
+    response = api.post("/image", json={"prompt": prompt})
+    body = assert_problem(response, 422, "validation_failed")
+    assert body["errors"][0]["loc"] == ["body", "prompt"]
+    assert api.get("/image").json() == []  # nothing stored
