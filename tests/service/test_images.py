@@ -360,3 +360,71 @@ async def test_generations_beyond_the_in_flight_limit_are_refused(
             await service.generate(GenerateRequest(prompt="waiting"))
         fakes.generator.release()
     assert [d.prompt for d in details(await service.list(EVERYTHING))] == ["running"]
+
+
+async def test_an_answer_not_recorded_still_gives_the_image_and_its_retry_gets_it(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    """The image was stored, then recording the answer failed: this request answers with
+    the image, and a retry with the key gets it back, never a second generation."""
+    service = PrivateImages(make_services(), Caller("alice"))
+    request = GenerateRequest(prompt="paid for once", private=True)
+    fakes.idempotency.fail_completes = [DatabaseUnavailable(), DatabaseUnavailable()]
+    first = await service.generate(request, idempotency_key="k")
+    assert list(fakes.repository.rows) == [first.guid]
+    assert await service.generate(request, idempotency_key="k") == first  # still unrecorded
+    assert await service.generate(request, idempotency_key="k") == first  # recorded now
+    assert len(fakes.generator.calls) == 1
+    assert fakes.idempotency.keys[("alice", "k")]["state"] == "done"
+
+
+def counted(fakes: Fakes, owner: str) -> int:
+    return sum(n for (who, _), n in fakes.quotas.counts.items() if who == owner)
+
+
+async def test_the_quota_counts_attempts_that_reached_the_upstream(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    services = make_services(generation_limit=2, anonymous_generation=False)
+    alice = PrivateImages(services, Caller("alice"))
+    fakes.generator.fail_with = UpstreamFailed(
+        "no connection", kind="connection", reached_upstream=False
+    )
+    for _ in range(3):  # never reached it: not counted
+        with pytest.raises(UpstreamFailed):
+            await alice.generate(GenerateRequest(prompt="x"))
+    assert counted(fakes, "alice") == 0
+    fakes.generator.fail_with = UpstreamFailed("it failed", kind="server_error")
+    with pytest.raises(UpstreamFailed):  # reached it (and may have been billed): counted
+        await alice.generate(GenerateRequest(prompt="x"))
+    fakes.generator.fail_with = None
+    await alice.generate(GenerateRequest(prompt="x"))
+    for _ in range(3):  # refused by the limit itself: not counted either
+        with pytest.raises(RateLimited):
+            await alice.generate(GenerateRequest(prompt="x"))
+    assert counted(fakes, "alice") == 2
+
+
+async def test_requests_refused_before_the_upstream_are_not_counted(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    services = make_services(generation_limit=1, max_in_flight_generations=1)
+    anonymous = PublicImages(services, client="203.0.113.7")
+    with pytest.raises(InvalidRequest):  # invalid for an anonymous caller
+        await anonymous.generate(GenerateRequest(prompt="x", private=True))
+    fakes.quotas.unavailable = True  # the database is away
+    with pytest.raises(DatabaseUnavailable):
+        await anonymous.generate(GenerateRequest(prompt="x"))
+    fakes.quotas.unavailable = False
+    fakes.generator.hold()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(
+            PublicImages(services, client="198.51.100.1").generate, GenerateRequest(prompt="y")
+        )
+        await anyio.wait_all_tasks_blocked()
+        with pytest.raises(GenerationCapacityExceeded):  # over capacity
+            await anonymous.generate(GenerateRequest(prompt="x"))
+        fakes.generator.release()
+    assert counted(fakes, anonymous.owner) == 0
+    await anonymous.generate(GenerateRequest(prompt="x"))  # its one generation is still there
+    assert counted(fakes, anonymous.owner) == 1
