@@ -3,15 +3,13 @@ entries swept without being looked up, and its bookkeeping cost per entry as sta
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pixyproxy.service import bounded
 from pixyproxy.service.bounded import ENTRY_OVERHEAD_BYTES, BoundedCache
+from tests.support.allocations import retained
 
 OVERHEAD = ENTRY_OVERHEAD_BYTES
 
@@ -90,14 +88,12 @@ def test_the_cost_per_entry_covers_the_bookkeeping() -> None:
     count = 20_000
     keys = [f"{i:036d}" for i in range(count)]
     values = [object() for _ in range(count)]
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+
+    def fill() -> BoundedCache[str, object]:
         cache: BoundedCache[str, object] = BoundedCache(1 << 40, ttl_s=60)
         for key, value in zip(keys, values, strict=True):
             cache.put(key, value, 0)
-        used = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+        return cache
+
+    _, used = retained(fill)
     assert used / count <= OVERHEAD, used / count

@@ -3,13 +3,11 @@ never holding a private image."""
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import pytest
 
 from pixyproxy.core.models import ImageDetail, ImageRecord
 from pixyproxy.service.cache import ImageView, PublicImageCache
+from tests.support.allocations import retained
 from tests.support.records import make_record
 
 
@@ -62,10 +60,8 @@ def test_a_view_costs_at_least_what_it_holds(prompt: str) -> None:
     """Measured with tracemalloc: views made from records read afresh (as from a
     database), the records gone, the JSON made."""
     count = 300
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
+
+    def make_views() -> list[ImageView]:
         views = []
         for i in range(count):
             fresh = ImageRecord.model_validate_json(
@@ -73,10 +69,9 @@ def test_a_view_costs_at_least_what_it_holds(prompt: str) -> None:
             )
             views.append(ImageView.of(fresh))
             views[-1].size_bytes  # noqa: B018 - makes the JSON, as the cache does
-        gc.collect()
-        used = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+        return views
+
+    views, used = retained(make_views)
     estimated = sum(view.size_bytes for view in views)
     assert used <= estimated <= 1.5 * used + 1000 * count, (used / count, estimated / count)
 

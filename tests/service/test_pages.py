@@ -3,14 +3,13 @@ bytes and expiring; a page is its JSON, made once from its details' encodings.""
 
 from __future__ import annotations
 
-import gc
 import json
-import tracemalloc
 from uuid import UUID
 
 import pytest
 
 from pixyproxy.service.pages import DetailPage, PageCache
+from tests.support.allocations import retained
 from tests.support.records import details, make_detail
 
 
@@ -87,17 +86,16 @@ def test_a_page_costs_what_it_says() -> None:
     """Measured: what a page holds once its details are gone (they live in the image
     cache, which counts them), its key included."""
     count = 200
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        pages = []
-        for i in range(count):
-            key = (None, f"author {i}", "q" * 200, 50, UUID(int=i))
-            pages.append((key, DetailPage.of([make_detail("é" * 300) for _ in range(50)], "c")))
-        gc.collect()
-        used = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+
+    def make_pages() -> list[tuple[tuple[object, ...], DetailPage]]:
+        return [
+            (
+                (None, f"author {i}", "q" * 200, 50, UUID(int=i)),
+                DetailPage.of([make_detail("é" * 300) for _ in range(50)], "c"),
+            )
+            for i in range(count)
+        ]
+
+    pages, used = retained(make_pages)
     estimated = sum(made.size_bytes(key) for key, made in pages)
     assert used <= estimated <= 1.5 * used, (used / count, estimated / count)
