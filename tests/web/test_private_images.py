@@ -14,7 +14,9 @@ from tests.support.ports import free_port
 from tests.support.servers import ServeApi
 from tests.support.tokens import SECRET, bearer
 
-ALICE, BOB = bearer("alice"), bearer("bob")
+# Made when the module is collected, which may be many minutes before its tests run under
+# the whole suite: valid for a day, not the default ten minutes.
+ALICE, BOB = bearer("alice", ttl_s=86400), bearer("bob", ttl_s=86400)
 
 
 @pytest.fixture
