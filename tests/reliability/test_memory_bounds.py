@@ -18,7 +18,7 @@ from tests.support.servers import anonymous_server_env, run_pixyproxy
 
 IMAGES = 200
 PROMPT_CHARS = 2000  # CJK: 6 KB of JSON per image, and about 25 KB of memory cached
-REQUESTS = 3000
+REQUESTS = 2000
 MIB = 1024 * 1024
 CACHE_BYTES = 4 * MIB  # each of the two caches
 MARGIN = 16 * MIB  # the allocator's slack: what is freed is not always given back
