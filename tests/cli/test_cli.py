@@ -7,12 +7,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from jose import jwt
 
+from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.init import open_database, schema_version
 from pixyproxy.data.schema import LATEST_VERSION
+from pixyproxy.data.store import ORIGINAL
+from tests.support.stored import age_files
 
 SECRET = "c" * 40
 
@@ -143,3 +147,25 @@ def test_one_off_commands_never_touch_the_metrics_directory(tmp_path: Path, vari
             assert result.returncode == 0, (command, result.stderr)
     assert not metrics.exists()
     assert list(used.iterdir()) == []
+
+
+def test_storage_check_never_removes_a_file_that_may_wait_for_its_row(tmp_path: Path) -> None:
+    env = {
+        "PIXY_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+        "PIXY_STORAGE_DIR": str(tmp_path / "images"),
+    }
+    assert pixyproxy("db", "init", env=env).returncode == 0
+    guid = uuid4()
+    FileImageStore(tmp_path / "images").put(guid, ORIGINAL, b"a file whose row is coming")
+    orphan = tmp_path / "images" / str(guid)[:2] / f"{guid}.png"
+    fresh = pixyproxy("storage", "check", "--fix", "--grace", "0", env=env)
+    assert orphan.exists(), fresh.stdout
+    assert "--grace 0 is shorter than the longest a new file can wait" in fresh.stderr
+    assert f"recent, left alone: {orphan}" in fresh.stdout
+    age_files(tmp_path / "images", 3600)
+    old = pixyproxy("storage", "check", "--fix", "--grace", "0", env=env)
+    assert old.returncode == 0 and not orphan.exists(), old.stdout + old.stderr
+    help_text = pixyproxy("storage", "check", "--help").stdout
+    assert "never less than the longest a new file can wait for its row" in " ".join(
+        help_text.split()
+    )

@@ -1,16 +1,19 @@
 """The idempotency-key contract, on SQLite, MariaDB/MySQL and the fake: a key is claimed
-once per owner, a finished request replays, another body is a mismatch, and a claim that
-expired or was abandoned is taken over."""
+once per owner, a finished request replays, another body is a mismatch, a claim that
+expired or was abandoned is taken over, and one whose image was stored gives that image."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
 
 from pixyproxy.data.database import Database
 from pixyproxy.data.idempotency import IdempotencyRepository, SqlIdempotencyRepository
-from tests.support.fakes import FakeIdempotencyRepository, sql_or_fake
+from pixyproxy.data.images import ImageRepository, SqlImageRepository
+from tests.support.fakes import FakeIdempotencyRepository, FakeImageRepository, sql_or_fake
+from tests.support.records import make_record
 
 NOW = datetime(2026, 3, 4, 5, 6, 7, 123456, tzinfo=UTC)
 TTL_S, STALE_S = 3600, 600
@@ -60,3 +63,49 @@ def test_expired_and_abandoned_claims_are_taken_over(keys: IdempotencyRepository
     later = NOW + timedelta(seconds=STALE_S)
     assert claim(keys, "h2", at=later + timedelta(seconds=TTL_S - 1)) == "replay:answer"
     assert claim(keys, "h3", at=later + timedelta(seconds=TTL_S)) == "claimed"  # expired
+
+
+@pytest.fixture
+def images_and_keys(
+    sql_database: Database | None,
+) -> tuple[ImageRepository, IdempotencyRepository]:
+    """An image repository and the key repository of the same database (or fakes)."""
+    if sql_database is None:
+        fake = FakeImageRepository()
+        return fake, FakeIdempotencyRepository(fake)
+    return SqlImageRepository(sql_database), SqlIdempotencyRepository(sql_database)
+
+
+def test_a_pending_key_whose_image_was_stored_gives_that_image(
+    images_and_keys: tuple[ImageRepository, IdempotencyRepository],
+) -> None:
+    """Its answer was never recorded: a retry gets the image, at once and after the claim
+    would have gone stale, and a release (of a failure after the commit) keeps it."""
+    images, keys = images_and_keys
+    record = make_record()
+    options = {"ttl_s": TTL_S, "stale_s": STALE_S}
+    first = keys.claim("alice", "k", "h1", now=NOW, image_guid=record.guid, **options)
+    assert first.outcome == "claimed"
+    assert keys.claim("alice", "k", "h1", now=NOW, **options).outcome == "in_progress"
+    images.insert(record)
+    for at in (NOW, NOW + timedelta(seconds=STALE_S + 1)):
+        again = keys.claim("alice", "k", "h1", now=at, **options)
+        assert (again.outcome, again.image_guid) == ("committed", record.guid)
+    assert keys.claim("alice", "k", "h2", now=NOW, **options).outcome == "mismatch"
+    keys.release("alice", "k")
+    assert keys.claim("alice", "k", "h1", now=NOW, **options).outcome == "committed"
+    keys.complete("alice", "k", "answer")
+    assert claim(keys) == "replay:answer"
+
+
+def test_a_pending_key_whose_image_never_came_is_taken_over_when_stale(
+    images_and_keys: tuple[ImageRepository, IdempotencyRepository],
+) -> None:
+    _, keys = images_and_keys
+    options = {"ttl_s": TTL_S, "stale_s": STALE_S}
+    assert keys.claim("alice", "k", "h1", now=NOW, image_guid=uuid4(), **options).outcome == (
+        "claimed"
+    )
+    assert keys.claim("alice", "k", "h1", now=NOW, **options).outcome == "in_progress"
+    later = NOW + timedelta(seconds=STALE_S)
+    assert keys.claim("alice", "k", "h1", now=later, **options).outcome == "claimed"

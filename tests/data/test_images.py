@@ -112,7 +112,8 @@ def test_filters_combine(repo: ImageRepository) -> None:
     c = repo.insert(make_record("grey fox", tags=["fox"], author="alice"))
     assert {r.guid for r in all_pages(repo, tag="fox")} == {a.guid, c.guid}
     assert [r.guid for r in all_pages(repo, tag="red", author="alice")] == [a.guid]
-    assert [r.guid for r in all_pages(repo, tag="fox", q="RED")] == [a.guid]
+    assert [r.guid for r in all_pages(repo, tag="fox", q="red")] == [a.guid]
+    assert all_pages(repo, tag="fox", q="RED") == []  # search is case-sensitive
     assert all_pages(repo, tag="fox", author="bob") == []
 
 

@@ -1,5 +1,5 @@
 """The generation-count contract, on SQLite, MariaDB/MySQL and the fake: counts per owner
-and window, every increment kept."""
+and window, every increment kept, one taken back on request."""
 
 from __future__ import annotations
 
@@ -35,3 +35,12 @@ def test_concurrent_counts_lose_nothing(quotas: QuotaRepository) -> None:
     for thread in threads:
         thread.join(timeout=60)
     assert quotas.count_generation("busy", 0, 3600) == 41
+
+
+def test_a_generation_taken_back_is_uncounted_never_below_zero(quotas: QuotaRepository) -> None:
+    assert quotas.count_generation("alice", 0, 3600) == 1
+    quotas.uncount_generation("alice", 0)
+    quotas.uncount_generation("alice", 0)
+    quotas.uncount_generation("bob", 0)  # nothing counted: nothing happens
+    assert quotas.count_generation("alice", 0, 3600) == 1
+    assert quotas.count_generation("bob", 0, 3600) == 1

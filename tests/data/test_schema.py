@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pixyproxy.core.models import ImageFilter
 from pixyproxy.data.database import Cursor, Database
-from pixyproxy.data.images import IMAGES
+from pixyproxy.data.idempotency import SqlIdempotencyRepository
+from pixyproxy.data.images import IMAGES, SqlImageRepository
 from pixyproxy.data.init import migrate, schema_version
-from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS
+from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE
 from pixyproxy.data.sqlite import SQLiteDatabase
+from tests.support.records import make_record
 
 _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
 
@@ -230,3 +234,33 @@ def test_reading_the_version_of_an_empty_mysql_database_runs_no_ddl(
         )
         row = cursor.fetchone()
     assert row is not None and row["n"] == 0
+
+
+@pytest.mark.mysql
+def test_migrating_an_existing_database_makes_its_identities_exact(
+    empty_mysql_database: Database,
+) -> None:
+    """A database made before migration 3 keeps its rows, and from then on "ALICE" and
+    "alice " are not alice: not as a viewer, an author filter or an owner of keys."""
+    database = empty_mysql_database
+    with database.writing() as cursor:
+        for statement in VERSION_TABLE.mysql + MIGRATIONS[1].mysql + MIGRATIONS[2].mysql:
+            cursor.execute(statement)
+        cursor.execute("INSERT INTO schema_version VALUES (1, NOW(6)), (2, NOW(6))")
+        cursor.execute(  # a claim as version 2 made it
+            "INSERT INTO idempotency_keys VALUES ('José', 'k', 'h', 'pending', NULL,"
+            " UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 MINUTE)"
+        )
+    repo = SqlImageRepository(database)
+    secret = repo.insert(make_record(author="José", private=True))
+    assert repo.get(secret.guid, viewer="JOSÉ") is not None  # the defect: folded alike
+
+    assert migrate(database) == list(range(3, LATEST_VERSION + 1))
+    keys, now = SqlIdempotencyRepository(database), datetime.now(UTC)
+    assert repo.get(secret.guid, viewer="José") == secret  # the author is unchanged
+    for other in ("JOSÉ", "jose", "José ", "Jose\u0301"):
+        assert repo.get(secret.guid, viewer=other) is None, other
+        page = repo.list(viewer=other, filter=ImageFilter(author="José"), limit=5, after=None)
+        assert page.guids == []
+        assert keys.claim(other, "k", "h", now=now, ttl_s=60, stale_s=60).outcome == "claimed"
+    assert keys.claim("José", "k", "h", now=now, ttl_s=60, stale_s=60).outcome == "in_progress"

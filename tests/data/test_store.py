@@ -4,6 +4,9 @@ implementation keeps (the filesystem one and the fake the service tests use)."""
 from __future__ import annotations
 
 import os
+import shutil
+import stat
+import time
 from dataclasses import replace
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -204,3 +207,53 @@ def test_read_refuses_what_is_not_a_regular_file_without_blocking(tmp_path: Path
     path.mkdir()
     with pytest.raises(ImageNotFound):
         store.read(guid, THUMBNAILS[ThumbnailWidth.W256])
+
+
+@pytest.mark.parametrize("umask", [0o000, 0o022, 0o077])
+def test_files_are_0640_and_directories_0750_whatever_the_umask(tmp_path: Path, umask: int) -> None:
+    store = FileImageStore(tmp_path / "var" / "images")
+    guid = uuid4()
+    previous = os.umask(umask)
+    try:
+        store.put(guid, ORIGINAL, b"x")
+        store.check_writable()
+    finally:
+        os.umask(previous)
+    path = store.path_for(guid, ORIGINAL)
+    for directory in (path.parent, store.root, store.root.parent):
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o750, directory
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_an_existing_root_keeps_its_mode(tmp_path: Path) -> None:
+    """The root is often a volume's mount point, its mode the platform's to set."""
+    root = tmp_path / "mounted"
+    root.mkdir()
+    root.chmod(0o2775)
+    FileImageStore(root).put(uuid4(), ORIGINAL, b"x")
+    assert stat.S_IMODE(root.stat().st_mode) == 0o2775
+
+
+def test_the_scan_leaves_out_what_vanishes_while_it_runs(tmp_path: Path) -> None:
+    store = FileImageStore(tmp_path)
+    guids = [UUID(f"{prefix}000000-0000-4000-8000-000000000000") for prefix in ("aa", "bb")]
+    extra = [UUID(f"aa{i:06d}-0000-4000-8000-000000000000") for i in range(1, 4)]
+    for guid in [*guids, *extra]:
+        store.put(guid, ORIGINAL, b"x")
+    scan = store.scan()
+    first = next(scan)  # shard aa is listed now
+    assert first.guid == guids[0]
+    for guid in extra:  # deleted after the listing, before they are looked at
+        store.delete(guid, ORIGINAL)
+    shutil.rmtree(tmp_path / "bb")  # a whole shard gone
+    assert list(scan) == []
+
+
+def test_leftovers_at_the_top_of_the_store_get_their_real_age(tmp_path: Path) -> None:
+    store = FileImageStore(tmp_path)
+    probe = tmp_path / ".probe.abcd.tmp"  # a readiness probe killed mid-way
+    probe.write_bytes(b"ok")
+    an_hour_ago = time.time() - 3600
+    os.utime(probe, (an_hour_ago, an_hour_ago))
+    (item,) = store.scan()
+    assert item.is_temp and 3590 <= item.age_s <= 3700

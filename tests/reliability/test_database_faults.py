@@ -57,8 +57,8 @@ def served(
         mock=openai_mock,
         # Every read goes to the database: with the caches, public details and list pages
         # would be served through the outage (see test_cached_reads_survive_an_outage).
-        detail_cache_entries=0,
-        list_cache_pages=0,
+        detail_cache_bytes=0,
+        list_cache_bytes=0,
         **DB_TIMEOUTS,
     )
     with run_pixyproxy(env, workers=2) as server:

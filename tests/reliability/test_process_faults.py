@@ -18,7 +18,7 @@ import pytest
 from tests.support.mariadb import ThrowawayMariaDB
 from tests.support.procs import children, wait_for_workers
 from tests.support.servers import REPO, anonymous_server_env, run_pixyproxy
-from tests.support.stored import check_png_file, final_pngs, temp_files
+from tests.support.stored import age_files, check_png_file, final_pngs, temp_files
 from tests.support.traffic import Traffic
 
 pytestmark = pytest.mark.mysql
@@ -122,16 +122,18 @@ def test_killed_workers_are_respawned_and_never_expose_partial_files(
     rows, files = image_rows(mariadb, fault_database), set(final_pngs(store))
     assert succeeded <= rows and succeeded <= files, "every 200 has its row and its file"
 
-    # What the kills left behind (if a kill landed mid-write) is found and cleaned.
-    report = storage_check(env, "--grace", "0")
+    # What the kills left behind (if a kill landed mid-write) is found and cleaned, once old
+    # enough not to belong to a write in flight.
+    age_files(store, 3600)
+    report = storage_check(env)
     print(report.stdout)
     leftovers = (files - rows) | {str(p) for p in temp_files(store)} | (rows - files)
     assert report.returncode == (1 if leftovers else 0), report.stdout + report.stderr
-    fixed = storage_check(env, "--fix", "--grace", "0")
+    fixed = storage_check(env, "--fix")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     rows, files = image_rows(mariadb, fault_database), set(final_pngs(store))
     assert rows == files and succeeded <= rows and temp_files(store) == []
-    assert storage_check(env, "--grace", "0").stdout.strip().endswith("clean")
+    assert storage_check(env).stdout.strip().endswith("clean")
 
 
 def _blocked_insert(mariadb: ThrowawayMariaDB, timeout_s: float = 15) -> None:
@@ -230,13 +232,20 @@ def test_storage_check_reports_and_fixes_what_crashes_leave(
     # 3. A file lost (a volume restored from an older snapshot): its row has no file.
     final_pngs(store)[good[0]].unlink()
 
-    # Fresh leftovers may belong to requests in flight: by default they are left alone.
-    cautious = storage_check(env)
-    assert cautious.returncode == 1
-    assert f"row without file (found): {good[0]}" in cautious.stdout
-    assert f"recent, left alone: {leftover}" in cautious.stdout
+    # Fresh leftovers may belong to requests in flight: they are left alone, even when
+    # --grace asks for less than the longest a new file can wait for its row.
+    orphan_path = store / orphan[:2] / f"{orphan}.png"
+    for grace in ([], ["--grace", "0"], ["--grace", "-5"]):
+        cautious = storage_check(env, *grace)
+        assert cautious.returncode == 1
+        assert f"row without file (found): {good[0]}" in cautious.stdout
+        assert f"recent, left alone: {leftover}" in cautious.stdout
+        assert f"recent, left alone: {orphan_path}" in cautious.stdout
+        assert ("shorter than the longest a new file" in cautious.stderr) == bool(grace)
 
-    report = storage_check(env, "--grace", "0")
+    # Older than that (as if the time had passed), they are found.
+    age_files(store, 3600)
+    report = storage_check(env)
     assert report.returncode == 1, report.stdout + report.stderr
     lines = report.stdout.splitlines()
     assert lines[0] == "3 images in the database"
@@ -246,12 +255,12 @@ def test_storage_check_reports_and_fixes_what_crashes_leave(
     assert lines[-1] == "problems found"
     assert leftover.exists(), "a report changes nothing"
 
-    fixed = storage_check(env, "--fix", "--grace", "0")
+    fixed = storage_check(env, "--fix")
     assert fixed.returncode == 0 and fixed.stdout.strip().endswith("repaired"), fixed.stdout
     assert not leftover.exists() and temp_files(store) == []
     assert set(final_pngs(store)) == set(good[1:]) == image_rows(mariadb, fault_database)
 
-    again = storage_check(env, "--grace", "0")
+    again = storage_check(env)
     assert again.returncode == 0 and again.stdout.splitlines() == [
         "2 images in the database",
         "clean",

@@ -36,7 +36,7 @@ def png(width: int, height: int) -> bytes:
     return rgb_png(width, [b"\xff\x00\x00" * width] * height)
 
 
-TOKEN = token(SUBJECT)
+TOKEN = token(SUBJECT, ttl_s=86400)  # made at collection, maybe long before the tests run
 
 
 @dataclass

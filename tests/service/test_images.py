@@ -33,6 +33,7 @@ from pixyproxy.service.private import PrivateImages
 from pixyproxy.service.public import PublicImages
 from tests.support.fakes import StoredBytes
 from tests.support.png import SIGNATURE
+from tests.support.records import details
 from tests.support.services import Fakes
 
 pytestmark = pytest.mark.anyio
@@ -53,8 +54,8 @@ def make_services(make_settings: Callable[..., Settings], fakes: Fakes) -> MakeS
     def make(**overrides: object) -> ImageServices:
         values: dict[str, object] = {
             "anonymous_generation": True,
-            "detail_cache_entries": 0,
-            "list_cache_pages": 0,
+            "detail_cache_bytes": 0,
+            "list_cache_bytes": 0,
             **overrides,
         }
         return fakes.services(make_settings(**values))
@@ -151,7 +152,7 @@ async def test_private_images_belong_to_their_author(make_services: MakeServices
             await other.get(mine.guid)
         with pytest.raises(ImageNotFound):
             await other.content(mine.guid)
-        assert (await other.list(EVERYTHING)).items == []
+        assert details(await other.list(EVERYTHING)) == []
     content = await alice.content(mine.guid)
     assert content.private and content.etag.startswith('"')
     assert isinstance(content.stored, StoredBytes) and content.stored.data.startswith(SIGNATURE)
@@ -161,10 +162,10 @@ async def test_list_pages_with_opaque_cursors(make_services: MakeServices) -> No
     service = PublicImages(make_services())
     made = [await service.generate(GenerateRequest(prompt=f"p{i}")) for i in range(3)]
     first = await service.list(ImageListQuery(limit=2))
-    assert [d.guid for d in first.items] == [made[2].guid, made[1].guid]
+    assert [d.guid for d in details(first)] == [made[2].guid, made[1].guid]
     assert first.next_cursor and str(made[1].guid) not in first.next_cursor
     second = await service.list(ImageListQuery(limit=2, cursor=first.next_cursor))
-    assert [d.guid for d in second.items] == [made[0].guid] and second.next_cursor is None
+    assert [d.guid for d in details(second)] == [made[0].guid] and second.next_cursor is None
 
 
 async def test_a_cursor_naming_another_callers_private_image_is_invalid(
@@ -180,7 +181,7 @@ async def test_a_cursor_naming_another_callers_private_image_is_invalid(
     mine = await PrivateImages(services, Caller("alice")).list(
         ImageListQuery(cursor=encode_cursor(secret.guid))
     )
-    assert mine.items == [] and mine.next_cursor is None
+    assert details(mine) == [] and mine.next_cursor is None
 
 
 @pytest.mark.parametrize(
@@ -204,7 +205,7 @@ async def test_database_down_is_unavailable(make_services: MakeServices, fakes: 
 async def test_cache_serves_public_images_and_never_private_ones(
     make_services: MakeServices, fakes: Fakes
 ) -> None:
-    services = make_services(anonymous_generation=False, detail_cache_entries=100)
+    services = make_services(anonymous_generation=False, detail_cache_bytes=1 << 20)
     alice, bob = PrivateImages(services, Caller("alice")), PrivateImages(services, Caller("bob"))
     public = await alice.generate(GenerateRequest(prompt="public one"))
     secret = await alice.generate(GenerateRequest(prompt="secret one", private=True))
@@ -219,11 +220,11 @@ async def test_cache_serves_public_images_and_never_private_ones(
     with pytest.raises(ImageNotFound):
         await bob.content(secret.guid)
     # Lists take their guids from the repository and the public images from memory.
-    assert [(d.guid, d.prompt) for d in (await alice.list(EVERYTHING)).items] == [
+    assert [(d.guid, d.prompt) for d in details(await alice.list(EVERYTHING))] == [
         (secret.guid, "edited"),
         (public.guid, "public one"),
     ]
-    assert [d.guid for d in (await bob.list(EVERYTHING)).items] == [public.guid]
+    assert [d.guid for d in details(await bob.list(EVERYTHING))] == [public.guid]
 
 
 async def test_lists_fill_the_cache_and_leave_out_rows_removed_meanwhile(
@@ -231,15 +232,15 @@ async def test_lists_fill_the_cache_and_leave_out_rows_removed_meanwhile(
 ) -> None:
     writer = PublicImages(make_services())
     made = [await writer.generate(GenerateRequest(prompt=f"p{i}")) for i in range(3)]
-    services = make_services(detail_cache_entries=100)  # another worker, not seen them yet
+    services = make_services(detail_cache_bytes=1 << 20)  # another worker, not seen them yet
     service = PublicImages(services)
     listed = await service.list(EVERYTHING)
-    assert [d.guid for d in listed.items] == [d.guid for d in reversed(made)]
-    assert listed.items == list(reversed(made)) and len(services.reading.cache) == 3
+    assert [d.guid for d in details(listed)] == [d.guid for d in reversed(made)]
+    assert details(listed) == list(reversed(made)) and len(services.reading.cache) == 3
     # A row removed (storage check --fix) while the cache still has it: the list, which
     # takes its guids from the repository, no longer shows it.
     assert fakes.repository.delete(made[1].guid)
-    assert [d.guid for d in (await service.list(EVERYTHING)).items] == [
+    assert [d.guid for d in details(await service.list(EVERYTHING))] == [
         made[2].guid,
         made[0].guid,
     ]
@@ -248,7 +249,7 @@ async def test_lists_fill_the_cache_and_leave_out_rows_removed_meanwhile(
 async def test_images_enter_the_cache_when_read_not_when_generated(
     make_services: MakeServices,
 ) -> None:
-    services = make_services(detail_cache_entries=100)
+    services = make_services(detail_cache_bytes=1 << 20)
     service = PublicImages(services)
     made = await service.generate(GenerateRequest(prompt="fresh"))
     assert len(services.reading.cache) == 0  # a burst of generations pushes out nothing read
@@ -260,31 +261,31 @@ async def test_anonymous_list_pages_are_kept_until_any_worker_adds_an_image(
     make_settings: Callable[..., Settings], fakes: Fakes, tmp_path: Path
 ) -> None:
     """Two workers: each its own caches, one shared change count (as under gunicorn)."""
-    settings = make_settings(anonymous_generation=True, list_cache_pages=10)
+    settings = make_settings(anonymous_generation=True, list_cache_bytes=1 << 20)
     first, second = (
         PublicImages(fakes.services(settings, changes=SharedChangeCounter(tmp_path)))
         for _ in range(2)
     )
     made = await first.generate(GenerateRequest(prompt="one"))
-    assert [d.guid for d in (await second.list(EVERYTHING)).items] == [made.guid]
+    assert [d.guid for d in details(await second.list(EVERYTHING))] == [made.guid]
     edit_prompts(fakes, "edited")  # changes the count does not know of
     fakes.repository.rows.clear()
     kept = await second.list(EVERYTHING)
-    assert [d.guid for d in kept.items] == [made.guid]  # the page came from memory
+    assert [d.guid for d in details(kept)] == [made.guid]  # the page came from memory
     again = await first.generate(GenerateRequest(prompt="two"))
     # The other worker's generation bumped the shared count: the page is read again.
-    assert [d.guid for d in (await second.list(EVERYTHING)).items] == [again.guid]
+    assert [d.guid for d in details(await second.list(EVERYTHING))] == [again.guid]
 
 
 async def test_authenticated_lists_are_never_kept(
     make_services: MakeServices, fakes: Fakes
 ) -> None:
-    services = make_services(anonymous_generation=False, list_cache_pages=10)
+    services = make_services(anonymous_generation=False, list_cache_bytes=1 << 20)
     alice = PrivateImages(services, Caller("alice"))
     made = await alice.generate(GenerateRequest(prompt="mine", private=True))
-    assert [d.guid for d in (await alice.list(EVERYTHING)).items] == [made.guid]
+    assert [d.guid for d in details(await alice.list(EVERYTHING))] == [made.guid]
     fakes.repository.rows.clear()
-    assert (await alice.list(EVERYTHING)).items == [] and len(services.reading.pages) == 0
+    assert details(await alice.list(EVERYTHING)) == [] and len(services.reading.pages) == 0
 
 
 # --- idempotency, quotas, the in-flight limit ---------------------------------------------
@@ -341,7 +342,7 @@ async def test_the_generation_limit_is_per_caller(make_services: MakeServices) -
         await alice.generate(GenerateRequest(prompt="one too many"))
     assert limited.value.retry_after_s is not None and 0 < limited.value.retry_after_s <= 3600
     await bob.generate(GenerateRequest(prompt="b"))
-    assert [d.author for d in (await alice.list(ImageListQuery(author="alice"))).items] == [
+    assert [d.author for d in details(await alice.list(ImageListQuery(author="alice")))] == [
         "alice",
         "alice",
     ]
@@ -358,4 +359,72 @@ async def test_generations_beyond_the_in_flight_limit_are_refused(
         with pytest.raises(GenerationCapacityExceeded):
             await service.generate(GenerateRequest(prompt="waiting"))
         fakes.generator.release()
-    assert [d.prompt for d in (await service.list(EVERYTHING)).items] == ["running"]
+    assert [d.prompt for d in details(await service.list(EVERYTHING))] == ["running"]
+
+
+async def test_an_answer_not_recorded_still_gives_the_image_and_its_retry_gets_it(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    """The image was stored, then recording the answer failed: this request answers with
+    the image, and a retry with the key gets it back, never a second generation."""
+    service = PrivateImages(make_services(), Caller("alice"))
+    request = GenerateRequest(prompt="paid for once", private=True)
+    fakes.idempotency.fail_completes = [DatabaseUnavailable(), DatabaseUnavailable()]
+    first = await service.generate(request, idempotency_key="k")
+    assert list(fakes.repository.rows) == [first.guid]
+    assert await service.generate(request, idempotency_key="k") == first  # still unrecorded
+    assert await service.generate(request, idempotency_key="k") == first  # recorded now
+    assert len(fakes.generator.calls) == 1
+    assert fakes.idempotency.keys[("alice", "k")]["state"] == "done"
+
+
+def counted(fakes: Fakes, owner: str) -> int:
+    return sum(n for (who, _), n in fakes.quotas.counts.items() if who == owner)
+
+
+async def test_the_quota_counts_attempts_that_reached_the_upstream(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    services = make_services(generation_limit=2, anonymous_generation=False)
+    alice = PrivateImages(services, Caller("alice"))
+    fakes.generator.fail_with = UpstreamFailed(
+        "no connection", kind="connection", reached_upstream=False
+    )
+    for _ in range(3):  # never reached it: not counted
+        with pytest.raises(UpstreamFailed):
+            await alice.generate(GenerateRequest(prompt="x"))
+    assert counted(fakes, "alice") == 0
+    fakes.generator.fail_with = UpstreamFailed("it failed", kind="server_error")
+    with pytest.raises(UpstreamFailed):  # reached it (and may have been billed): counted
+        await alice.generate(GenerateRequest(prompt="x"))
+    fakes.generator.fail_with = None
+    await alice.generate(GenerateRequest(prompt="x"))
+    for _ in range(3):  # refused by the limit itself: not counted either
+        with pytest.raises(RateLimited):
+            await alice.generate(GenerateRequest(prompt="x"))
+    assert counted(fakes, "alice") == 2
+
+
+async def test_requests_refused_before_the_upstream_are_not_counted(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    services = make_services(generation_limit=1, max_in_flight_generations=1)
+    anonymous = PublicImages(services, client="203.0.113.7")
+    with pytest.raises(InvalidRequest):  # invalid for an anonymous caller
+        await anonymous.generate(GenerateRequest(prompt="x", private=True))
+    fakes.quotas.unavailable = True  # the database is away
+    with pytest.raises(DatabaseUnavailable):
+        await anonymous.generate(GenerateRequest(prompt="x"))
+    fakes.quotas.unavailable = False
+    fakes.generator.hold()
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(
+            PublicImages(services, client="198.51.100.1").generate, GenerateRequest(prompt="y")
+        )
+        await anyio.wait_all_tasks_blocked()
+        with pytest.raises(GenerationCapacityExceeded):  # over capacity
+            await anonymous.generate(GenerateRequest(prompt="x"))
+        fakes.generator.release()
+    assert counted(fakes, anonymous.owner) == 0
+    await anonymous.generate(GenerateRequest(prompt="x"))  # its one generation is still there
+    assert counted(fakes, anonymous.owner) == 1

@@ -1,17 +1,92 @@
-"""``storage check`` and an image's variants, on the in-memory fakes: the thumbnails of live
-images are theirs, a thumbnail whose row is gone is an orphan that ``--fix`` removes, and
-the thumbnails of a row without its original go with that row. (The same on a real
-filesystem and database, through the command: tests/cli/test_storage_check.py.)"""
+"""``storage check`` on fakes: the grace period never goes below its floor, the floor
+follows the database timeouts, ages count from when the rows were read; and an image's
+variants: the thumbnails of live images are theirs, a thumbnail whose row is gone is an
+orphan that ``--fix`` removes, and the thumbnails of a row without its original go with
+that row. (The same on a real filesystem and database, through the command:
+tests/cli/test_storage_check.py.)"""
 
 from __future__ import annotations
 
-from uuid import UUID
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from uuid import UUID, uuid4
+
+import pytest
 
 from pixyproxy.core.models import ThumbnailWidth
-from pixyproxy.data.store import ORIGINAL, THUMBNAILS, VARIANTS, Variant, delete_variants
-from pixyproxy.service.maintenance import check_storage
+from pixyproxy.core.settings import Settings
+from pixyproxy.data.store import (
+    ORIGINAL,
+    THUMBNAILS,
+    VARIANTS,
+    StoredItem,
+    Variant,
+    delete_variants,
+)
+from pixyproxy.service import maintenance
+from pixyproxy.service.maintenance import FILESYSTEM_ALLOWANCE_S, check_storage, grace_floor_s
 from tests.support.fakes import FakeImageRepository, FakeImageStore
 from tests.support.records import make_record
+
+
+class AgedStore(FakeImageStore):
+    """The fake store, its items as old as ``age_s`` says."""
+
+    age_s = 0.0
+
+    def scan(self) -> Iterator[StoredItem]:
+        for item in super().scan():
+            yield replace(item, age_s=self.age_s)
+
+
+@pytest.fixture
+def orphan() -> AgedStore:
+    """A store holding one file whose row is not (or not yet) there."""
+    store = AgedStore()
+    store.put(uuid4(), ORIGINAL, b"png")
+    return store
+
+
+@pytest.mark.parametrize("grace_s", [0.0, -30.0, 99.0])
+def test_a_grace_below_the_floor_is_raised_to_it(orphan: AgedStore, grace_s: float) -> None:
+    orphan.age_s = 100.0
+    young = check_storage(FakeImageRepository(), orphan, fix=True, grace_s=grace_s, floor_s=150)
+    assert young.grace_s == 150 and len(young.too_young_to_judge) == 1
+    assert len(orphan.contents) == 1, "a file that may be waiting for its row stays"
+    orphan.age_s = 151.0
+    old = check_storage(FakeImageRepository(), orphan, fix=True, grace_s=grace_s, floor_s=150)
+    assert len(old.files_without_rows) == 1 and orphan.contents == {}
+
+
+def test_ages_count_from_when_the_rows_were_read(
+    orphan: AgedStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the rows of a large database takes a while: a file 950 s old when the scan
+    looks at it was 850 s old when its row could last have been seen."""
+    clock = iter([1000.0, 1100.0])  # rows read, then the scan starts
+    monkeypatch.setattr(maintenance.time, "time", lambda: next(clock))
+    orphan.age_s = 950.0
+    report = check_storage(FakeImageRepository(), orphan, fix=True, grace_s=900, floor_s=0)
+    assert len(report.too_young_to_judge) == 1 and len(orphan.contents) == 1
+
+
+def test_the_floor_follows_the_database_timeouts(make_settings: Callable[..., Settings]) -> None:
+    mysql = make_settings(
+        database_url="mysql://root@db/pixyproxy",
+        db_pool_timeout_s=5,
+        db_connect_timeout_s=5,
+        db_read_timeout_s=30,
+        db_write_timeout_s=30,
+    )
+    # Two pool waits, two connections of six round trips, five round trips of a write.
+    assert grace_floor_s(mysql) == 2 * 5 + 2 * 6 * 5 + 5 * 60 + FILESYSTEM_ALLOWANCE_S
+    slower = mysql.model_copy(update={"db_read_timeout_s": 300.0})
+    assert grace_floor_s(slower) == grace_floor_s(mysql) + 5 * 270
+    sqlite = make_settings(db_pool_timeout_s=7)
+    assert grace_floor_s(sqlite) == 7 + FILESYSTEM_ALLOWANCE_S
+    assert grace_floor_s(make_settings()) < maintenance.DEFAULT_GRACE_S
+    assert grace_floor_s(mysql) < maintenance.DEFAULT_GRACE_S
+
 
 SMALL, LARGE = THUMBNAILS[ThumbnailWidth.W128], THUMBNAILS[ThumbnailWidth.W512]
 
@@ -27,7 +102,7 @@ def test_thumbnails_of_live_images_are_counted_and_left_alone() -> None:
     repository, store = FakeImageRepository(), FakeImageStore()
     an_image(repository, store, SMALL, LARGE)
     an_image(repository, store)
-    report = check_storage(repository, store, fix=True, grace_s=0)
+    report = check_storage(repository, store, fix=True, grace_s=0, floor_s=0)
     assert report.clean and (report.images, report.thumbnails) == (2, 2)
     assert report.unknown_files == [] and report.files_without_rows == []
     assert len(store.contents) == 4
@@ -41,7 +116,7 @@ def test_a_thumbnail_whose_row_is_gone_is_found_then_removed() -> None:
     repository.delete(gone)  # the row first, as a delete does; its files stayed behind
     store.delete(gone, ORIGINAL)
 
-    found = check_storage(repository, store, grace_s=0)
+    found = check_storage(repository, store, grace_s=0, floor_s=0)
     assert not found.clean
     assert sorted(i.location for i in found.files_without_rows) == sorted(
         f"memory:{gone}/{v}" for v in (SMALL, LARGE)
@@ -49,21 +124,21 @@ def test_a_thumbnail_whose_row_is_gone_is_found_then_removed() -> None:
     assert found.thumbnails == 1 and found.rows_without_files == []
     assert len(store.contents) == 4, "reporting removes nothing"
 
-    fixed = check_storage(repository, store, fix=True, grace_s=0)
+    fixed = check_storage(repository, store, fix=True, grace_s=0, floor_s=0)
     assert fixed.fixed and set(store.contents) == {(kept, ORIGINAL), (kept, SMALL)}
-    assert check_storage(repository, store, grace_s=0).clean
+    assert check_storage(repository, store, grace_s=0, floor_s=0).clean
 
 
 def test_the_thumbnails_of_a_row_without_its_original_go_with_the_row() -> None:
     repository, store = FakeImageRepository(), FakeImageStore()
     lost = an_image(repository, store, LARGE)
     store.delete(lost, ORIGINAL)
-    found = check_storage(repository, store, grace_s=0)
+    found = check_storage(repository, store, grace_s=0, floor_s=0)
     assert found.rows_without_files == [lost] and found.thumbnails == 0
     assert [i.guid for i in found.thumbnails_of_rows_without_files] == [lost]
     assert f"thumbnail of a row without file (found): memory:{lost}/{LARGE}" in found.lines()
 
-    check_storage(repository, store, fix=True, grace_s=0)
+    check_storage(repository, store, fix=True, grace_s=0, floor_s=0)
     assert store.contents == {} and list(repository.iter_files()) == []
 
 

@@ -19,6 +19,7 @@ from pixyproxy.data.generators import ImageGenerator, OpenAIGenerator, Placehold
 from pixyproxy.data.init import open_database
 from pixyproxy.service.public import PublicImages
 from tests.support.mock_server import MockServer
+from tests.support.records import details
 from tests.support.services import sql_services
 
 pytestmark = pytest.mark.anyio
@@ -37,7 +38,7 @@ FAILING_TAG_TRIGGER = {
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(anonymous_generation=True, detail_cache_entries=0, list_cache_pages=0)
+    return make_settings(anonymous_generation=True, detail_cache_bytes=0, list_cache_bytes=0)
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ async def test_generate_then_read_and_list(
     detail = await service.generate(GenerateRequest(prompt="a red fox", tags=["fox"]))
     assert store.path_for(detail.guid).stat().st_size == detail.size_bytes
     assert await service.get(detail.guid) == detail
-    assert (await service.list(ImageListQuery(tag="fox"))).items == [detail]
+    assert details(await service.list(ImageListQuery(tag="fox"))) == [detail]
     assert [guid for guid, _ in repository.iter_files()] == [detail.guid]
 
 

@@ -2,8 +2,8 @@
 
 Each keeps the contract of the real implementation (the contract suites in tests/data run
 against the fakes too) and has a knob or two to make it fail the way the real one can:
-``unavailable`` (the database is away), ``fail_inserts``/``fail_puts`` (the next writes
-raise the given exception).
+``unavailable`` (the database is away), ``fail_inserts``/``fail_puts``/``fail_completes``
+(the next writes raise the given exception).
 """
 
 from __future__ import annotations
@@ -109,11 +109,11 @@ def _visible(record: ImageRecord, viewer: str | None) -> bool:
 
 
 def _matches(record: ImageRecord, filter: ImageFilter) -> bool:
-    # Search is case-insensitive, as MySQL's collation and SQLite's LIKE are.
+    # Exact, as on both databases: a substring of the prompt, the author byte for byte.
     return (
         (filter.tag is None or filter.tag in record.tags)
         and (filter.author is None or record.author == filter.author)
-        and (filter.q is None or filter.q.casefold() in record.prompt.casefold())
+        and (filter.q is None or filter.q in record.prompt)
     )
 
 
@@ -195,19 +195,34 @@ class FakeGenerator:
 
 
 class FakeIdempotencyRepository(_Database):
-    def __init__(self) -> None:
+    """Keys in a dict; ``images`` is the repository whose rows say a key's image was stored."""
+
+    def __init__(self, images: FakeImageRepository | None = None) -> None:
         super().__init__()
+        self.images = images or FakeImageRepository()
         self.keys: dict[tuple[str, str], dict[str, Any]] = {}
+        self.fail_completes: list[BaseException] = []  # raised by the next completes, in order
 
     def claim(
-        self, owner: str, key: str, request_hash: str, *, now: datetime, ttl_s: int, stale_s: int
+        self,
+        owner: str,
+        key: str,
+        request_hash: str,
+        *,
+        now: datetime,
+        ttl_s: int,
+        stale_s: int,
+        image_guid: UUID | None = None,
     ) -> Claim:
         with self._available():
             row = self.keys.get((owner, key))
             if row is not None:
+                pending, committed = row["state"] == "pending", self._committed(row)
                 expired = row["expires_at"] <= now
-                abandoned = row["state"] == "pending" and row["created_at"] <= now - timedelta(
-                    seconds=stale_s
+                abandoned = (
+                    pending
+                    and not committed
+                    and row["created_at"] <= now - timedelta(seconds=stale_s)
                 )
                 if expired or abandoned:
                     row = None
@@ -216,24 +231,33 @@ class FakeIdempotencyRepository(_Database):
                     "hash": request_hash,
                     "state": "pending",
                     "response": None,
+                    "image_guid": image_guid,
                     "created_at": now,
                     "expires_at": now + timedelta(seconds=ttl_s),
                 }
                 return Claim("claimed")
             if row["hash"] != request_hash:
                 return Claim("mismatch")
-            if row["state"] == "pending":
+            if pending and committed:
+                return Claim("committed", image_guid=row["image_guid"])
+            if pending:
                 return Claim("in_progress")
             return Claim("replay", row["response"])
 
     def complete(self, owner: str, key: str, response: str) -> None:
         with self._available():
+            if self.fail_completes:
+                raise self.fail_completes.pop(0)
             self.keys[(owner, key)].update(state="done", response=response)
 
     def release(self, owner: str, key: str) -> None:
         with self._available():
-            if self.keys.get((owner, key), {}).get("state") == "pending":
+            row = self.keys.get((owner, key), {})
+            if row.get("state") == "pending" and not self._committed(row):
                 del self.keys[(owner, key)]
+
+    def _committed(self, row: dict[str, Any]) -> bool:
+        return row["image_guid"] is not None and row["image_guid"] in self.images.rows
 
 
 class FakeQuotaRepository(_Database):
@@ -245,3 +269,8 @@ class FakeQuotaRepository(_Database):
         with self._available():
             self.counts[(owner, window_start)] = self.counts.get((owner, window_start), 0) + 1
             return self.counts[(owner, window_start)]
+
+    def uncount_generation(self, owner: str, window_start: int) -> None:
+        with self._available():
+            if self.counts.get((owner, window_start), 0) > 0:
+                self.counts[(owner, window_start)] -= 1

@@ -1,13 +1,16 @@
-"""Image records for tests: one made to order, or any valid one (a hypothesis strategy)."""
+"""Image records for tests: one made to order, or any valid one (a hypothesis strategy);
+the details of a list page."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from hypothesis import strategies as st
 
 from pixyproxy.core.models import ImageDetail, ImageRecord
+from pixyproxy.service.pages import DetailPage
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -71,3 +74,8 @@ def any_record(draw: st.DrawFn) -> ImageRecord:
             "sha256": draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
         }
     )
+
+
+def details(page: DetailPage) -> list[ImageDetail]:
+    """The details a list page shows, read back from the JSON it is sent as."""
+    return [ImageDetail.model_validate(item) for item in json.loads(page.encoded)]

@@ -34,6 +34,9 @@ class Fakes:
     idempotency: FakeIdempotencyRepository = field(default_factory=FakeIdempotencyRepository)
     quotas: FakeQuotaRepository = field(default_factory=FakeQuotaRepository)
 
+    def __post_init__(self) -> None:
+        self.idempotency.images = self.repository  # one database: keys see the image rows
+
     def services(self, settings: Settings, changes: ChangeCounter | None = None) -> ImageServices:
         return ImageServices.assemble(
             settings,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pixyproxy.data.filestore import TEMP_SUFFIX
@@ -32,3 +33,11 @@ def check_png_file(path: Path) -> str | None:
     except InvalidPng as exc:
         return f"{path.name}: {exc} ({len(data)} bytes)"
     return None
+
+
+def age_files(root: Path, seconds: float) -> None:
+    """Make every file under ``root`` look ``seconds`` older, as if that time had passed."""
+    for path in root.rglob("*"):
+        if path.is_file():
+            info = path.stat()
+            os.utime(path, (info.st_atime - seconds, info.st_mtime - seconds))

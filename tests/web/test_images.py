@@ -107,6 +107,19 @@ def test_forged_cursor_is_422(api: httpx.Client) -> None:
     assert_problem(api.get("/image", params={"cursor": "bm9wZQ"}), 422, "invalid_cursor")
 
 
+def test_a_cursor_spelled_another_way_is_422(api: httpx.Client) -> None:
+    """Only the cursor the Link header gave: base64 would take it padded or with stray
+    characters, and each spelling would be a page of its own in the cache."""
+    for i in range(3):
+        generate(api, prompt=f"page {i}")
+    link = api.get("/image", params={"limit": 2}).headers["link"]
+    cursor = httpx.URL(link[1 : link.index(">")]).params["cursor"]
+    assert len(api.get("/image", params={"limit": 2, "cursor": cursor}).json()) == 1
+    for spelled in (cursor + "=", cursor + "==", cursor[:5] + "." + cursor[5:], f" {cursor}"):
+        response = api.get("/image", params={"limit": 2, "cursor": spelled})
+        assert_problem(response, 422, "invalid_cursor")
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -233,3 +246,11 @@ def test_request_id_is_echoed_or_replaced(api: httpx.Client) -> None:
     )
     replaced = api.get("/healthz", headers={"X-Request-ID": "bad id!"}).headers["x-request-id"]
     assert replaced != "bad id!" and len(replaced) == 32
+
+
+@pytest.mark.parametrize("prompt", ["\u200b", "\u200b\u200c\u200d", "\ufeff", " \u2060 \u00ad "])
+def test_a_prompt_of_invisible_characters_is_422(api: httpx.Client, prompt: str) -> None:
+    response = api.post("/image", json={"prompt": prompt})
+    body = assert_problem(response, 422, "validation_failed")
+    assert body["errors"][0]["loc"] == ["body", "prompt"]
+    assert api.get("/image").json() == []  # nothing stored

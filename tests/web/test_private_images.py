@@ -8,12 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
+from pixyproxy.data.database import Database
 from tests.support.mock_server import MockServer, openai_settings
+from tests.support.ports import free_port
 from tests.support.servers import ServeApi
 from tests.support.tokens import SECRET, bearer
 
-# Minted when the module is imported: valid for longer than a whole run of the suite.
-ALICE, BOB = bearer("alice", ttl_s=3 * 3600), bearer("bob", ttl_s=3 * 3600)
+# Made when the module is collected, which may be many minutes before its tests run under
+# the whole suite: valid for a day, not the default ten minutes.
+ALICE, BOB = bearer("alice", ttl_s=86400), bearer("bob", ttl_s=86400)
 
 
 @pytest.fixture
@@ -170,3 +173,87 @@ def test_in_flight_limit_answers_503(serve_api: ServeApi, openai_mock: MockServe
     assert busy, [r.status_code for r in responses]
     assert busy[0].json()["code"] == "generation_capacity_exceeded"
     assert int(busy[0].headers["retry-after"]) > 0
+
+
+@pytest.mark.parametrize("other", ["ALICE", "Alice", "alice ", " alice", "alicé", "\uff41lice"])
+def test_a_subject_alike_but_not_equal_is_another_caller(
+    serve_api: ServeApi, database_url: str, other: str
+) -> None:
+    """A subject is opaque and case-sensitive (RFC 7519): one that a collation would fold
+    into "alice" sees none of alice's private images, lists, keys or quota."""
+    api = serve_api(database_url=database_url, jwt_secret=SECRET, generation_limit=1)
+    headers = {**ALICE, "Idempotency-Key": "order-1"}
+    secret = post(api, headers, prompt="alice's secret", private=True, tags=["mine"]).json()
+    guid = secret["guid"]
+    theirs = bearer(other)
+    assert api.get(f"/image/{guid}", headers=theirs).status_code == 404
+    assert api.get(f"/image/{guid}/content", headers=theirs).status_code == 404
+    for params in ({}, {"author": "alice"}, {"tag": "mine"}, {"q": "secret"}):
+        assert guid not in guids(api.get("/image", params=params, headers=theirs))
+    assert guids(api.get("/image", params={"author": other}, headers=ALICE)) == []
+    # Their own key "order-1" and their own quota: a new image, by them.
+    made = post(
+        api, {**theirs, "Idempotency-Key": "order-1"}, prompt="alice's secret", private=True
+    )
+    assert made.status_code == 200, made.text
+    assert made.json()["author"] == other and made.json()["guid"] != guid
+    assert guids(api.get("/image", params={"author": other}, headers=theirs)) == [
+        made.json()["guid"]
+    ]
+    assert post(api, ALICE, prompt="one more").status_code == 429  # alice's quota is hers
+
+
+FAILING_ANSWERS = {  # every recording of an idempotent answer fails, as a database may
+    "mysql": (
+        "CREATE TRIGGER fail_answers BEFORE UPDATE ON idempotency_keys FOR EACH ROW"
+        " SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'"
+    ),
+    "sqlite": (
+        "CREATE TRIGGER fail_answers BEFORE UPDATE ON idempotency_keys"
+        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    ),
+}
+
+
+def test_an_image_stored_but_not_recorded_is_what_the_retry_gets(
+    serve_api: ServeApi, database: Database, database_url: str, openai_mock: MockServer
+) -> None:
+    """Recording the answer fails after the image was committed (a real failure, from the
+    database): the request still answers with the image, and retries with the key get that
+    image back, never a 409 and then a second, paid generation."""
+    api = serve_api(database_url=database_url, jwt_secret=SECRET, **openai_settings(openai_mock))
+    headers = {**ALICE, "Idempotency-Key": "pay-once"}
+    with database.writing() as cursor:
+        cursor.execute(FAILING_ANSWERS[database.dialect])
+    try:
+        first = post(api, headers, private=True)
+        assert first.status_code == 200, first.text
+        again = post(api, headers, private=True)
+        assert again.status_code == 200 and again.json() == first.json()
+    finally:
+        with database.writing() as cursor:
+            cursor.execute("DROP TRIGGER fail_answers")
+    assert post(api, headers, private=True).json() == first.json()  # and now it is recorded
+    assert post(api, headers, private=True).json() == first.json()
+    assert openai_mock.stats()["generations"] == 1
+    assert guids(api.get("/image", headers=ALICE)) == [first.json()["guid"]]
+
+
+def test_attempts_that_never_reached_the_upstream_leave_the_quota(
+    serve_api: ServeApi, database_url: str, openai_mock: MockServer
+) -> None:
+    """Through the real SDK: an upstream nothing listens on is a 502 that costs no quota;
+    the same limit then lets the one generation through the mock."""
+    limit = {"database_url": database_url, "jwt_secret": SECRET, "generation_limit": 1}
+    unreachable = f"http://127.0.0.1:{free_port()}/v1"
+    down = serve_api(**limit, **openai_settings(openai_mock, openai_base_url=unreachable))
+    for _ in range(3):
+        failed = post(down, ALICE)
+        assert failed.status_code == 502 and failed.json()["code"] == "upstream_failed"
+    up = serve_api(**limit, **openai_settings(openai_mock))
+    assert post(up, ALICE).status_code == 200
+    assert post(up, ALICE).status_code == 429
+    openai_mock.set_behavior("server_error")  # reached the upstream: counted
+    assert post(up, BOB).status_code == 502
+    openai_mock.set_behavior("ok")
+    assert post(up, BOB).status_code == 429

@@ -43,7 +43,7 @@ def test_database_unreachable_then_back(serve_api: ServeApi, mysql_url: str) -> 
         proxied = target._replace(netloc=f"{netloc}127.0.0.1:{proxy.port}").geturl()
         # Every list read goes to the database (a cached page would answer from memory).
         api = serve_api(
-            database_url=proxied, db_connect_timeout_s=2, db_pool_size=2, list_cache_pages=0
+            database_url=proxied, db_connect_timeout_s=2, db_pool_size=2, list_cache_bytes=0
         )
         assert wait_for_readiness(api, 200).status_code == 200
         assert api.get("/image").status_code == 200

@@ -12,9 +12,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import SecretStr
+
 from pixyproxy.core.errors import PixyProxyException
-from pixyproxy.core.settings import load_settings
-from pixyproxy.service.maintenance import DEFAULT_GRACE_S
+from pixyproxy.core.settings import Settings, load_settings
+from pixyproxy.service.maintenance import DEFAULT_GRACE_S, grace_floor_s
 from pixyproxy.serving import startup
 
 
@@ -74,7 +76,15 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_GRACE_S,
         metavar="SECONDS",
-        help="leave files younger than this alone (default %(default)s)",
+        help="leave files younger than this alone (default %(default)s); never less than the"
+        " longest a new file can wait for its row, from the PIXY_DB_* timeouts, plus 60 s for"
+        f" the filesystem ({_default_floor('mysql://db/pixyproxy')} on MySQL and"
+        f" {_default_floor('sqlite:///pixyproxy.db')} on SQLite with the default timeouts)",
     )
     check.set_defaults(command="storage check")
     return parser
+
+
+def _default_floor(database_url: str) -> str:
+    settings = Settings.model_construct(database_url=SecretStr(database_url))
+    return f"{grace_floor_s(settings):g} s"

@@ -10,7 +10,7 @@ from pixyproxy.core.settings import Settings
 from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database, schema_version
-from pixyproxy.service.maintenance import check_storage
+from pixyproxy.service.maintenance import check_storage, grace_floor_s
 from pixyproxy.serving import reloading, server
 from pixyproxy.serving.startup import ServerStartup
 from pixyproxy.web.auth import mint_token
@@ -54,6 +54,13 @@ def db_init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def storage_check(args: argparse.Namespace, settings: Settings) -> int:
+    floor_s = grace_floor_s(settings)
+    if args.grace < floor_s:
+        print(
+            f"pixyproxy: --grace {args.grace:g} is shorter than the longest a new file can"
+            f" wait for its row with these PIXY_DB_* timeouts; using {floor_s:g} s",
+            file=sys.stderr,
+        )
     database = open_database(settings)
     try:
         report = check_storage(
@@ -61,6 +68,7 @@ def storage_check(args: argparse.Namespace, settings: Settings) -> int:
             FileImageStore(settings.storage_dir),
             fix=args.fix,
             grace_s=args.grace,
+            floor_s=floor_s,
         )
     finally:
         database.close()

@@ -95,15 +95,18 @@ class PromptRejected(PixyProxyException):
 
 
 class UpstreamFailed(PixyProxyException):
-    """The image generator failed or answered something unusable."""
+    """The image generator failed or answered something unusable. ``reached_upstream`` is
+    False when the request never got there (no connection could be made): it cannot
+    have been billed, and the caller's quota does not count it."""
 
     status = 502
     code = "upstream_failed"
     title = "Bad Gateway"
 
-    def __init__(self, message: str, *, kind: str) -> None:
+    def __init__(self, message: str, *, kind: str, reached_upstream: bool = True) -> None:
         super().__init__(message)
         self.kind = kind
+        self.reached_upstream = reached_upstream
 
 
 class ServiceUnavailable(PixyProxyException):

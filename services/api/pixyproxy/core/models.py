@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -21,6 +20,8 @@ from pydantic import (
     field_validator,
 )
 
+from pixyproxy.core.text import FORBIDDEN, VISIBLE, check_characters, is_blank
+
 PROMPT_MAX_CHARS = 4000
 TAG_MAX_COUNT = 16
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
@@ -30,10 +31,6 @@ PNG_CONTENT_TYPE = "image/png"
 WEBP_CONTENT_TYPE = "image/webp"
 
 ImageSize = Literal["1024x1024", "1536x1024", "1024x1536"]
-
-# Bidirectional overrides and isolates can make a prompt display as something else.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_ALLOWED_CONTROLS = frozenset("\n\r\t")
 
 
 def format_timestamp(value: datetime) -> str:
@@ -47,18 +44,17 @@ Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=st
 
 
 def _check_prompt(value: str) -> str:
-    value = value.strip()
-    if not value:
-        raise ValueError("prompt must not be blank")
-    for char in value:
-        if char in _BIDI_CONTROLS:
-            raise ValueError("prompt must not contain bidirectional control characters")
-        category = unicodedata.category(char)
-        if category == "Cc" and char not in _ALLOWED_CONTROLS:
-            raise ValueError("prompt must not contain control characters")
-        if category == "Cs":  # JSON can escape one ("\ud800"); no encoder can store it
-            raise ValueError("prompt must not contain lone surrogates")
+    # Characters first: stripping would drop the controls Python counts as whitespace.
+    value = check_characters(value, "prompt").strip()
+    if is_blank(value):
+        raise ValueError("prompt must not be blank: it needs a visible character")
     return value
+
+
+def _check_search(value: str) -> str:
+    # What no prompt can hold never matches: refused, rather than handed to a database
+    # that may treat it specially (NUL ends a pattern for some).
+    return check_characters(value, "q")
 
 
 def _check_tag(value: str) -> str:
@@ -67,10 +63,8 @@ def _check_tag(value: str) -> str:
     return value.lower()
 
 
-# The JSON Schema states the same rules the validators enforce, so clients (and fuzzers)
-# can tell a valid prompt from the schema alone.
-_FORBIDDEN = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
-PROMPT_PATTERN = rf"^[^{_FORBIDDEN}]*[^\s{_FORBIDDEN}][^{_FORBIDDEN}]*$"
+# The JSON Schema states the same rules the validators enforce (core/text.py).
+PROMPT_PATTERN = rf"^[^{FORBIDDEN}]*{VISIBLE}[^{FORBIDDEN}]*$"
 Prompt = Annotated[
     str,
     Field(
@@ -79,6 +73,9 @@ Prompt = Annotated[
     AfterValidator(_check_prompt),
 ]
 Tag = Annotated[str, Field(pattern=TAG_PATTERN.pattern), AfterValidator(_check_tag)]
+SearchText = Annotated[
+    str, Field(json_schema_extra={"pattern": rf"^[^{FORBIDDEN}]*$"}), AfterValidator(_check_search)
+]
 
 
 class GenerateRequest(BaseModel):
@@ -87,8 +84,9 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     prompt: Prompt = Field(
-        description="What to draw: up to 4000 characters, not blank, no control characters;"
-        " surrounding whitespace is trimmed."
+        description="What to draw: up to 4000 characters, with a visible one (not only"
+        " whitespace or zero-width characters), no control characters; surrounding whitespace"
+        " is trimmed."
     )
     tags: list[Tag] = Field(
         default_factory=list,
@@ -179,8 +177,11 @@ class ImageFilter(BaseModel):
     author: str | None = Field(
         default=None, min_length=1, max_length=255, description="Images by this author."
     )
-    q: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Text the prompt contains."
+    q: SearchText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Text the prompt contains, exactly: case, accents and spaces count.",
     )
 
 

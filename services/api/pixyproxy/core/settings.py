@@ -26,6 +26,7 @@ HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
 
 MIN_SECRET_CHARS = 32
+MIB = 1024 * 1024
 
 # Kubernetes mounts Secrets as one file per key; these are read when they exist.
 DEFAULT_SECRETS_DIRS = ("/run/secrets", "/run/secrets/pixyproxy")
@@ -52,11 +53,11 @@ class Settings(BaseSettings):
     db_read_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     db_write_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     storage_dir: Path = Path("./var/images")
-    # Public image records kept in memory per worker (0 turns the cache off).
-    detail_cache_entries: int = Field(default=10_000, ge=0, le=1_000_000)
-    # Anonymous list pages kept in memory per worker until an image is added (0: off), and
-    # how long at most: the bound for changes made outside this server.
-    list_cache_pages: int = Field(default=512, ge=0, le=100_000)
+    # The memory per worker for public images (details and their JSON) and for anonymous
+    # list pages, each bounded in bytes whatever callers ask for (0 turns a cache off); and
+    # how long at most a page is kept: the bound for changes made outside this server.
+    detail_cache_bytes: int = Field(default=48 * MIB, ge=0, le=64 * 1024 * MIB)
+    list_cache_bytes: int = Field(default=16 * MIB, ge=0, le=64 * 1024 * MIB)
     list_cache_ttl_s: float = Field(default=5.0, gt=0, le=3600)
     # Where the workers of one server share state; unset: `pixyproxy serve` makes one.
     shared_dir: Path | None = None

@@ -6,6 +6,10 @@ Paths come only from parsed UUIDs and the variant, never from caller text:
 variant (``<guid>.png`` for the original, ``<guid>.w256.webp`` for a thumbnail). A write goes
 to a temp file in the same directory, is fsynced, then renamed into place, so a reader or
 a crash never sees a partial file under the final name.
+
+Files are 0640 and the directories made here 0750, whatever the process's umask: readable
+by the group (a sidecar sharing the pod's fsGroup), never by others. The root, when it
+exists already (a volume's mount point), keeps its own mode.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from pixyproxy.data.store import (
 )
 
 TEMP_SUFFIX = ".tmp"
+FILE_MODE = 0o640
+DIRECTORY_MODE = 0o750
 _FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _UNREADABLE = "The image store cannot be read."
 
@@ -46,9 +52,10 @@ class FileImageStore:
         final = self.path_for(guid, variant)
         temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            _make_directories(final.parent)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
             try:
+                os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -101,7 +108,7 @@ class FileImageStore:
         """Raise unless a small file can be created, synced and removed under the root."""
         probe = self.root / f".probe.{secrets.token_hex(4)}{TEMP_SUFFIX}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            _make_directories(self.root)
             fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             try:
                 os.write(fd, b"ok")
@@ -114,16 +121,19 @@ class FileImageStore:
             _remove_quietly(probe)
 
     def scan(self) -> Iterator[StoredItem]:
-        """Every file under the root, with what it is: an image, a temp leftover, or other."""
+        """Every file under the root, with what it is: an image, a temp leftover, or other.
+
+        Files come and go while it runs (writes, renames, deletes): one that is gone when
+        it is looked at is left out, as is a shard directory that went."""
         now = time.time()
-        if not self.root.is_dir():
-            return
-        for directory in sorted(self.root.iterdir()):
-            if not directory.is_dir():
-                yield _item(directory, age_s=0.0)
+        for entry in _entries(self.root):
+            if not entry.is_dir(follow_symlinks=False):
+                if (item := _item(Path(entry.path), entry, now)) is not None:
+                    yield item
                 continue
-            for path in sorted(directory.iterdir()):
-                yield _item(path, age_s=max(0.0, now - path.stat().st_mtime))
+            for child in _entries(Path(entry.path)):
+                if (item := _item(Path(child.path), child, now)) is not None:
+                    yield item
 
     def discard(self, item: StoredItem) -> None:
         path = Path(item.location)
@@ -132,9 +142,38 @@ class FileImageStore:
         path.unlink(missing_ok=True)
 
 
-def _item(path: Path, *, age_s: float) -> StoredItem:
+def _entries(directory: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``directory`` by name; none when it is not there (or not a directory)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(entries, key=lambda entry: entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _item(path: Path, entry: os.DirEntry[str], now: float) -> StoredItem | None:
+    """What ``entry`` is and how old (from its last write); None when it is gone."""
+    try:
+        modified = entry.stat(follow_symlinks=False).st_mtime
+    except FileNotFoundError:
+        return None
     guid, variant = _parse_name(path)
-    return StoredItem(guid, variant, str(path), path.name.endswith(TEMP_SUFFIX), age_s)
+    is_temp = path.name.endswith(TEMP_SUFFIX)
+    return StoredItem(guid, variant, str(path), is_temp, max(0.0, now - modified))
+
+
+def _make_directories(path: Path) -> None:
+    """``path`` and its missing parents, each made here 0750 whatever the umask."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIRECTORY_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(directory, DIRECTORY_MODE)  # the umask may have taken bits away
 
 
 def _parse_name(path: Path) -> tuple[UUID | None, Variant | None]:

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 
 import anyio
+import httpx2
 import openai
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
@@ -198,9 +199,11 @@ def _upstream_errors() -> Iterator[None]:
             ) from exc
         raise _failed("server_error", f"the image service failed ({exc.status_code})") from exc
     except openai.APITimeoutError as exc:
-        raise _failed("timeout", "the image service did not answer in time") from exc
+        failed = _failed("timeout", "the image service did not answer in time", _sent(exc))
+        raise failed from exc
     except openai.APIConnectionError as exc:
-        raise _failed("connection", "the image service could not be reached") from exc
+        failed = _failed("connection", "the image service could not be reached", _sent(exc))
+        raise failed from exc
     except UpstreamResponseRefused as exc:
         raise _bad_response(str(exc)) from exc
     except TimeoutError as exc:  # the deadline of the whole call
@@ -209,9 +212,16 @@ def _upstream_errors() -> Iterator[None]:
         raise _bad_response("the image service answered something unusable") from exc
 
 
-def _failed(kind: str, message: str) -> UpstreamFailed:
+def _failed(kind: str, message: str, reached_upstream: bool = True) -> UpstreamFailed:
     metrics.UPSTREAM_ERRORS.labels(kind).inc()
-    return UpstreamFailed(message[0].upper() + message[1:] + ".", kind=kind)
+    message = message[0].upper() + message[1:] + "."
+    return UpstreamFailed(message, kind=kind, reached_upstream=reached_upstream)
+
+
+def _sent(exc: openai.APIConnectionError) -> bool:
+    """Whether the request reached the upstream: not when the SDK's last try could not even
+    connect (the SDK raises from httpx's error)."""
+    return not isinstance(exc.__cause__, httpx2.ConnectError | httpx2.ConnectTimeout)
 
 
 def _bad_response(message: str) -> UpstreamFailed:

@@ -1,8 +1,12 @@
 """Idempotency keys, stored in the database so they hold across workers and pods.
 
 A key is claimed by inserting a ``pending`` row; the primary key (owner, key) makes the
-insert the lock. A finished request stores its response for replay. A claim left pending by
-a process that died, or a key past its expiry, is taken over by compare-and-delete.
+insert the lock. The row names the image its request will store (``image_guid``), and a
+finished request stores its response for replay. A pending key whose image row exists is
+finished, whatever the row says: only recording its answer failed, so a retry gets that
+image (``committed``), and such a key is never released or taken over. A claim left pending
+by a process that died (and no image), or a key past its expiry, is taken over by
+compare-and-delete.
 """
 
 from __future__ import annotations
@@ -11,27 +15,43 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
+from uuid import UUID
 
 from pixyproxy.data.database import Database, DuplicateKey, db_timestamp, from_db_timestamp
 
-ClaimOutcome = Literal["claimed", "replay", "in_progress", "mismatch"]
+ClaimOutcome = Literal["claimed", "replay", "committed", "in_progress", "mismatch"]
 _PURGE_EVERY_S = 600
+# Whether the image a key names was stored: its row is the proof.
+_COMMITTED = "EXISTS (SELECT 1 FROM images i WHERE i.guid = idempotency_keys.image_guid)"
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     outcome: ClaimOutcome
-    response: str | None = None
+    response: str | None = None  # replay: the answer recorded
+    image_guid: UUID | None = None  # committed: the image stored, its answer not recorded
 
 
 class IdempotencyRepository(Protocol):
     def claim(
-        self, owner: str, key: str, request_hash: str, *, now: datetime, ttl_s: int, stale_s: int
-    ) -> Claim: ...
+        self,
+        owner: str,
+        key: str,
+        request_hash: str,
+        *,
+        now: datetime,
+        ttl_s: int,
+        stale_s: int,
+        image_guid: UUID | None = None,
+    ) -> Claim:
+        """Claim (owner, key) for a request that will store ``image_guid``, or say why not."""
+        ...
 
     def complete(self, owner: str, key: str, response: str) -> None: ...
 
-    def release(self, owner: str, key: str) -> None: ...
+    def release(self, owner: str, key: str) -> None:
+        """Free a pending claim for a retry, unless its image was stored."""
+        ...
 
 
 class SqlIdempotencyRepository:
@@ -40,33 +60,46 @@ class SqlIdempotencyRepository:
         self._purged_at = 0.0
 
     def claim(
-        self, owner: str, key: str, request_hash: str, *, now: datetime, ttl_s: int, stale_s: int
+        self,
+        owner: str,
+        key: str,
+        request_hash: str,
+        *,
+        now: datetime,
+        ttl_s: int,
+        stale_s: int,
+        image_guid: UUID | None = None,
     ) -> Claim:
         self._purge_expired(now)
         for _ in range(2):
             try:
-                self._insert(owner, key, request_hash, now, ttl_s)
+                self._insert(owner, key, request_hash, now, ttl_s, image_guid)
                 return Claim("claimed")
             except DuplicateKey:
                 pass
             with self._db.reading() as cursor:
                 cursor.execute(
-                    "SELECT request_hash, state, response, created_at, expires_at"
+                    "SELECT request_hash, state, response, image_guid, created_at, expires_at,"
+                    f" {_COMMITTED} AS committed"
                     " FROM idempotency_keys WHERE owner = %(owner)s AND idem_key = %(key)s",
                     {"owner": owner, "key": key},
                 )
                 row = cursor.fetchone()
             if row is None:
                 continue  # released meanwhile: claim again
+            pending = row["state"] == "pending"
             created = from_db_timestamp(row["created_at"])
             expired = from_db_timestamp(row["expires_at"]) <= now
-            abandoned = row["state"] == "pending" and created <= now - timedelta(seconds=stale_s)
+            abandoned = pending and not row["committed"]
+            abandoned = abandoned and created <= now - timedelta(seconds=stale_s)
             if expired or abandoned:
                 self._delete_if_unchanged(owner, key, row["created_at"])
                 continue
             if row["request_hash"] != request_hash:
                 return Claim("mismatch")
-            if row["state"] == "pending":
+            if pending and row["committed"]:
+                return Claim("committed", image_guid=UUID(row["image_guid"]))
+            if pending:
                 return Claim("in_progress")
             return Claim("replay", row["response"])
         return Claim("in_progress")
@@ -83,20 +116,31 @@ class SqlIdempotencyRepository:
         with self._db.writing() as cursor:
             cursor.execute(
                 "DELETE FROM idempotency_keys"
-                " WHERE owner = %(owner)s AND idem_key = %(key)s AND state = 'pending'",
+                " WHERE owner = %(owner)s AND idem_key = %(key)s AND state = 'pending'"
+                f" AND NOT {_COMMITTED}",
                 {"owner": owner, "key": key},
             )
 
-    def _insert(self, owner: str, key: str, request_hash: str, now: datetime, ttl_s: int) -> None:
+    def _insert(
+        self,
+        owner: str,
+        key: str,
+        request_hash: str,
+        now: datetime,
+        ttl_s: int,
+        image_guid: UUID | None,
+    ) -> None:
         with self._db.writing() as cursor:
             cursor.execute(
                 "INSERT INTO idempotency_keys"
-                " (owner, idem_key, request_hash, state, created_at, expires_at)"
-                " VALUES (%(owner)s, %(key)s, %(hash)s, 'pending', %(now)s, %(expires)s)",
+                " (owner, idem_key, request_hash, state, image_guid, created_at, expires_at)"
+                " VALUES (%(owner)s, %(key)s, %(hash)s, 'pending', %(image_guid)s, %(now)s,"
+                " %(expires)s)",
                 {
                     "owner": owner,
                     "key": key,
                     "hash": request_hash,
+                    "image_guid": str(image_guid) if image_guid else None,
                     "now": db_timestamp(now),
                     "expires": db_timestamp(now + timedelta(seconds=ttl_s)),
                 },

@@ -27,6 +27,15 @@ def _visible(alias: str) -> str:
 
 _VISIBLE = _visible("i")
 _LIKE_ESCAPE = "!"
+# ``q``: the prompts that contain it, code point for code point (README, "Search"): case,
+# accents, spaces and invisible characters count, and nothing in it is a wildcard. MySQL's
+# LIKE under a binary collation (the column's own folds case and accents, and ignores some
+# characters) with LIKE's wildcards escaped; SQLite's instr(), which compares bytes (its
+# LIKE folds ASCII case).
+_CONTAINS = {
+    "mysql": f"i.prompt COLLATE utf8mb4_bin LIKE %(q)s ESCAPE '{_LIKE_ESCAPE}'",
+    "sqlite": "instr(i.prompt, %(q)s) > 0",
+}
 
 
 class ImageRepository(Protocol):
@@ -67,14 +76,19 @@ class SqlImageRepository:
         self._db = database
 
     def insert(self, record: ImageRecord) -> ImageRecord:
+        """Two statements whatever the tags: how long a write can take is bounded by its
+        round trips (``deadlines.py``)."""
         with self._db.writing() as cursor:
             cursor.execute(_INSERT, IMAGES.to_params(record))
             image_id = cursor.lastrowid
-            for position, tag in enumerate(record.tags):
+            if record.tags:
+                rows = ", ".join(
+                    f"(%(image_id)s, %(tag_{i})s, {i})" for i in range(len(record.tags))
+                )
+                tags = {f"tag_{i}": tag for i, tag in enumerate(record.tags)}
                 cursor.execute(
-                    "INSERT INTO image_tags (image_id, tag, position)"
-                    " VALUES (%(image_id)s, %(tag)s, %(position)s)",
-                    {"image_id": image_id, "tag": tag, "position": position},
+                    f"INSERT INTO image_tags (image_id, tag, position) VALUES {rows}",
+                    {"image_id": image_id, **tags},
                 )
         return record.model_copy(update={"id": image_id})
 
@@ -177,8 +191,8 @@ def list_query(
         conditions.append("i.author = %(author)s")
         params["author"] = filter.author
     if filter.q is not None:
-        conditions.append(f"i.prompt LIKE %(q)s ESCAPE '{_LIKE_ESCAPE}'")
-        params["q"] = f"%{_escape_like(filter.q)}%"
+        conditions.append(_CONTAINS[dialect])
+        params["q"] = f"%{_escape_like(filter.q)}%" if dialect == "mysql" else filter.q
     if after is not None:
         conditions.append(
             f"i.id < (SELECT a.id FROM images a WHERE a.guid = %(after)s AND {_visible('a')})"

@@ -24,19 +24,23 @@ def open_database(settings: Settings) -> Database:
     url = settings.database_url.get_secret_value()
     if url.startswith("sqlite:"):
         return SQLiteDatabase(sqlite_path(url), busy_timeout_s=settings.db_pool_timeout_s)
-    if url.startswith("mysql"):
-        password = settings.database_password
-        options = MySQLOptions.from_url(
-            url,
-            password=password.get_secret_value() if password else None,
-            pool_size=settings.db_pool_size,
-            pool_timeout_s=settings.db_pool_timeout_s,
-            connect_timeout_s=settings.db_connect_timeout_s,
-            read_timeout_s=settings.db_read_timeout_s,
-            write_timeout_s=settings.db_write_timeout_s,
-        )
-        return MySQLDatabase(options)
-    raise ConfigurationError("PIXY_DATABASE_URL: expected a sqlite:/// or mysql:// URL")
+    return MySQLDatabase(_mysql_options(settings))
+
+
+def _mysql_options(settings: Settings) -> MySQLOptions:
+    url = settings.database_url.get_secret_value()
+    if not url.startswith("mysql"):
+        raise ConfigurationError("PIXY_DATABASE_URL: expected a sqlite:/// or mysql:// URL")
+    password = settings.database_password
+    return MySQLOptions.from_url(
+        url,
+        password=password.get_secret_value() if password else None,
+        pool_size=settings.db_pool_size,
+        pool_timeout_s=settings.db_pool_timeout_s,
+        connect_timeout_s=settings.db_connect_timeout_s,
+        read_timeout_s=settings.db_read_timeout_s,
+        write_timeout_s=settings.db_write_timeout_s,
+    )
 
 
 def migrate(database: Database) -> list[int]:

@@ -20,6 +20,10 @@ class QuotaRepository(Protocol):
         """Count one more generation in the window; returns the window's count."""
         ...
 
+    def uncount_generation(self, owner: str, window_start: int) -> None:
+        """Take back one generation counted in the window (never below zero)."""
+        ...
+
 
 class SqlQuotaRepository:
     def __init__(self, database: Database) -> None:
@@ -47,3 +51,12 @@ class SqlQuotaRepository:
                     {"oldest": window_start - window_s},
                 )
         return int(row["generations"]) if row else 1
+
+    def uncount_generation(self, owner: str, window_start: int) -> None:
+        with self._db.writing() as cursor:
+            cursor.execute(
+                "UPDATE generation_counts SET generations = generations - 1"
+                " WHERE owner = %(owner)s AND window_start = %(window_start)s"
+                " AND generations > 0",
+                {"owner": owner, "window_start": window_start},
+            )

@@ -3,8 +3,10 @@
 A column of a table is the field of its record with the same name, and how a value is
 written and read back follows from the field's type alone: UUIDs are stored as their text,
 booleans as 0 and 1, timestamps as UTC text that MySQL's ``DATETIME(6)`` and SQLite both
-take. The SQL stays explicit: the column list, the INSERT with its named ``%(name)s``
-parameters, and the dicts going in and coming out are all made here from those names.
+take, and text comes back as text also from MySQL's binary columns (the author is
+``VARBINARY`` there, to compare byte for byte: ``data/schema.py``). The SQL stays explicit:
+the column list, the INSERT with its named ``%(name)s`` parameters, and the dicts going in
+and coming out are all made here from those names.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ from pixyproxy.data.database import Row, db_timestamp, from_db_timestamp
 R = TypeVar("R", bound=BaseModel)
 Convert = Callable[[Any], Any]
 
-# type of the field -> (to the database, from the database); any other type is stored as is
-_CODECS: dict[type, tuple[Convert, Convert]] = {
+
+def _text(value: str | bytes) -> str:
+    """Text as stored: MySQL answers a binary column with its bytes, which are UTF-8."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# type of the field -> (to the database, from the database), None where the value goes as
+# it is; a type not named here goes both ways as it is
+_CODECS: dict[type, tuple[Convert | None, Convert]] = {
     UUID: (str, UUID),
     bool: (int, bool),
     datetime: (db_timestamp, from_db_timestamp),
+    str: (None, _text),
 }
 
 
@@ -92,5 +102,7 @@ def _codec(annotation: Any) -> tuple[Convert | None, Convert | None]:
     return (_keep_none(encode), _keep_none(decode)) if optional else (encode, decode)
 
 
-def _keep_none(convert: Convert) -> Convert:
+def _keep_none(convert: Convert | None) -> Convert | None:
+    if convert is None:
+        return None
     return lambda value: None if value is None else convert(value)

@@ -147,6 +147,25 @@ MIGRATIONS: dict[int, Statements] = {
             """,
         ),
     ),
+    # Identities compare byte for byte. MySQL's text collations fold case, accents,
+    # trailing spaces and ignorable code points (utf8mb4_bin is PAD SPACE: "a " = "a"), so
+    # the author and the owners become VARBINARY, which compares every byte on MySQL and
+    # MariaDB alike; SQLite's TEXT compares bytes already. Each holds up to 255 characters
+    # of UTF-8. And an idempotency key names the image its request stores, so a retry finds
+    # an image that was committed when recording the answer failed.
+    3: Statements(
+        mysql=(
+            "ALTER TABLE images MODIFY author VARBINARY(1020) NULL",
+            "ALTER TABLE generation_counts MODIFY owner VARBINARY(1020) NOT NULL",
+            """
+            ALTER TABLE idempotency_keys
+                MODIFY owner VARBINARY(1020) NOT NULL,
+                MODIFY idem_key VARBINARY(255) NOT NULL,
+                ADD COLUMN image_guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL
+            """,
+        ),
+        sqlite=("ALTER TABLE idempotency_keys ADD COLUMN image_guid TEXT NULL",),
+    ),
 }
 
 VERSION_TABLE = Statements(

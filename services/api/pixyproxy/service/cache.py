@@ -1,4 +1,4 @@
-"""A bounded in-process cache of public images.
+"""A cache of public images, bounded in bytes.
 
 Images never change once written, so a public image can be served from memory by every
 worker without asking the database: its detail, whose JSON is made once however often it
@@ -7,18 +7,24 @@ one is decided by the database query, per caller, every time.
 
 Images enter when they are first read, not when they are generated (a burst of
 generations would push out the images callers are reading); the least recently read go
-first. Entries live at most ``ttl_s``, which bounds how long a row removed by
-``pixyproxy storage check --fix`` is still shown. Used from the event loop thread only, so
-it needs no lock.
+first once the cache holds ``max_bytes`` (``PIXY_DETAIL_CACHE_BYTES``). Entries live at
+most ``ttl_s``, which bounds how long a row removed by ``pixyproxy storage check --fix``
+is still shown.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
+import sys
 from dataclasses import dataclass
+from uuid import UUID
 
 from pixyproxy.core.models import ImageDetail, ImageRecord
+from pixyproxy.service.bounded import BoundedCache
+
+# What a detail and its view hold beyond their text and JSON: the model's dict and field
+# set, the guid, the timestamps, the tags list, the view; measured with tracemalloc at
+# about 1,500 bytes (tests/service/test_cache.py checks the estimate against it).
+VIEW_OVERHEAD_BYTES = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,8 +32,8 @@ class ImageView:
     """An image as the service holds it: the detail callers see, and the one stored field
     the detail leaves out (the content hash, for the ETag).
 
-    Kept small on purpose: ten thousand of them live in each worker, and every object in
-    them is memory and work for each of the garbage collector's full passes.
+    Kept small on purpose: tens of thousands of them live in each worker, and every object
+    in them is memory and work for each of the garbage collector's full passes.
     """
 
     detail: ImageDetail
@@ -37,36 +43,43 @@ class ImageView:
     def of(cls, record: ImageRecord) -> ImageView:
         return cls(ImageDetail.from_record(record), record.sha256)
 
+    @property
+    def size_bytes(self) -> int:
+        """The memory the view holds (its JSON made, as a cached view has it)."""
+        detail = self.detail
+        encoded = detail.encoded  # first: encoding may give a text its UTF-8 copy
+        texts = (detail.prompt, detail.filename, detail.author or "", detail.model)
+        text_bytes = sum(map(sys.getsizeof, (*texts, *detail.tags, detail.content_url)))
+        return (
+            VIEW_OVERHEAD_BYTES + sys.getsizeof(encoded) + text_bytes + sys.getsizeof(self.sha256)
+        )
+
 
 class PublicImageCache:
-    def __init__(self, max_entries: int, ttl_s: float = 300.0) -> None:
-        self.max_entries = max_entries
-        self.ttl_s = ttl_s
+    def __init__(self, max_bytes: int, ttl_s: float = 300.0) -> None:
         # Keyed by the guid's text (as stored, and as list pages carry it).
-        self._entries: OrderedDict[str, tuple[float, ImageView]] = OrderedDict()
+        self._views: BoundedCache[str, ImageView] = BoundedCache(max_bytes, ttl_s=ttl_s)
 
     def get(self, guid: str) -> ImageView | None:
-        entry = self._entries.get(guid)
-        if entry is None:
-            return None
-        stored_at, view = entry
-        if time.monotonic() - stored_at > self.ttl_s:
-            del self._entries[guid]
-            return None
-        self._entries.move_to_end(guid)
-        return view
+        return self._views.get(guid)
 
     def put(self, record: ImageRecord) -> ImageView:
         """The view of ``record``, kept for later when the image is public."""
         view = ImageView.of(record)
-        if record.private or self.max_entries <= 0:
-            return view
-        key = str(record.guid)
-        self._entries[key] = (time.monotonic(), view)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+        if not record.private and self._views.max_bytes > 0:
+            key = str(record.guid)
+            self._views.put(key, view, view.size_bytes + sys.getsizeof(key))
         return view
 
+    def evict(self, guid: UUID) -> None:
+        self._views.evict(str(guid))
+
+    def clear(self) -> None:
+        self._views.clear()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._views.size_bytes
+
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._views)

@@ -59,21 +59,28 @@ class ImageGeneration:
         idempotency_key: str | None,
     ) -> ImageDetail:
         """A new image by ``author``; ``owner`` is whose quota and idempotency keys count."""
+
+        async def produce(guid: UUID) -> ImageDetail:
+            return await self._generate_once(request, author, owner, guid)
+
+        async def recall(guid: UUID) -> ImageDetail | None:
+            repository = self.repository
+            record = await to_thread.run_sync(lambda: repository.get(guid, viewer=author))
+            return ImageDetail.from_record(record) if record is not None else None
+
         if idempotency_key is None:
-            return await self._generate_once(request, author, owner)
-        return await self.idempotency.run(
-            owner, idempotency_key, request, lambda: self._generate_once(request, author, owner)
-        )
+            return await produce(uuid4())
+        return await self.idempotency.run(owner, idempotency_key, request, produce, recall)
 
     async def _generate_once(
-        self, request: GenerateRequest, author: str | None, owner: str
+        self, request: GenerateRequest, author: str | None, owner: str, guid: UUID
     ) -> ImageDetail:
         width, height = request.dimensions
         try:
             with self.in_flight.slot():
-                await self.quota.count(owner)
-                image = await self.generator.generate(request.prompt, width, height)
-                record = new_record(request, author, image)
+                async with self.quota.attempt(owner):
+                    image = await self.generator.generate(request.prompt, width, height)
+                record = new_record(request, author, image, guid)
                 stored = await to_thread.run_sync(self._persist, record, image.png)
         except PixyProxyException as exc:
             metrics.GENERATIONS.labels(outcome_of(exc)).inc()
@@ -115,9 +122,10 @@ class ImageGeneration:
             return None
 
 
-def new_record(request: GenerateRequest, author: str | None, image: GeneratedImage) -> ImageRecord:
+def new_record(
+    request: GenerateRequest, author: str | None, image: GeneratedImage, guid: UUID
+) -> ImageRecord:
     now = datetime.now(UTC)
-    guid = uuid4()
     return ImageRecord(
         guid=guid,
         prompt=request.prompt,

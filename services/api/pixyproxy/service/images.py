@@ -55,8 +55,8 @@ class ImageServices:
         reading = ImageReader(
             repository,
             store,
-            cache=PublicImageCache(settings.detail_cache_entries),
-            pages=PageCache(settings.list_cache_pages, ttl_s=settings.list_cache_ttl_s),
+            cache=PublicImageCache(settings.detail_cache_bytes),
+            pages=PageCache(settings.list_cache_bytes, ttl_s=settings.list_cache_ttl_s),
             changes=changes,
             thumbnails=Thumbnails(store, concurrency=settings.thumbnail_concurrency),
         )

@@ -1,7 +1,13 @@
 """Reconciling the image store with the database: ``pixyproxy storage check [--fix]``.
 
-A generation writes its file a moment before its row, so files younger than the grace
-period may belong to a request in flight: they are reported but never removed.
+A generation writes its file a moment before its row, so a file without a row may belong
+to a request in flight: files younger than the grace period are reported but never
+removed. The grace period is never shorter than the longest time a file can wait for its
+row (``grace_floor_s``), whatever ``--grace`` asks for. Ages count from when the rows were
+read: a file older than that at that moment had its row committed before it, if ever.
+
+The store changes while the check runs (images written, removed); what is gone when it is
+looked at is left out.
 
 An image's thumbnails (``thumbnails.py``) belong to its row as its original does: those of
 a live image are counted and left alone, those whose row is gone are files without rows,
@@ -10,17 +16,34 @@ and those of a row without its original go with that row.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
+from pixyproxy.core.settings import Settings
+from pixyproxy.data.deadlines import longest_write_s
 from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.store import ORIGINAL, ImageStore, StoredItem
 
 DEFAULT_GRACE_S = 15 * 60
+# What the database's timeouts leave out between a file's last write and its row's
+# commit: the file's fsync, the rename, the directory's fsync.
+FILESYSTEM_ALLOWANCE_S = 60.0
+
+
+def grace_floor_s(settings: Settings) -> float:
+    """The shortest grace period that is safe with these settings: the longest a write
+    transaction can take (``data/deadlines.py``, from the PIXY_DB_* timeouts) and the
+    filesystem allowance. No setting bounds a process paused between the two writes
+    (SIGSTOP, a frozen VM), or a database that receives a COMMIT and stalls before running
+    it: such a file is kept by the generation that gave up on it, and a later check may
+    remove it."""
+    return longest_write_s(settings) + FILESYSTEM_ALLOWANCE_S
 
 
 @dataclass
 class StorageReport:
+    grace_s: float
     images: int = 0
     thumbnails: int = 0  # of live images, whose original is there
     files_without_rows: list[StoredItem] = field(default_factory=list)
@@ -63,17 +86,21 @@ def check_storage(
     *,
     fix: bool = False,
     grace_s: float = DEFAULT_GRACE_S,
+    floor_s: float,
 ) -> StorageReport:
-    report = StorageReport(fixed=fix)
+    """What is out of step; ``grace_s`` is raised to ``floor_s`` (``grace_floor_s``)."""
+    report = StorageReport(grace_s=max(grace_s, floor_s), fixed=fix)
+    rows_read_at = time.time()
     rows = {guid: filename for guid, filename in repository.iter_files()}
     report.images = len(rows)
     seen: set[UUID] = set()
     thumbnails: list[StoredItem] = []  # of rows, judged once every original is seen
+    scanned_at = time.time()
     for item in store.scan():
+        # The item's age when the rows were read (it may even have been written since).
+        old = item.age_s - (scanned_at - rows_read_at) >= report.grace_s
         if item.is_temp:
-            (report.temp_leftovers if item.age_s >= grace_s else report.too_young_to_judge).append(
-                item
-            )
+            (report.temp_leftovers if old else report.too_young_to_judge).append(item)
         elif item.guid is None:
             report.unknown_files.append(item)
         elif item.guid in rows:
@@ -81,7 +108,7 @@ def check_storage(
                 seen.add(item.guid)
             else:
                 thumbnails.append(item)
-        elif item.age_s >= grace_s:
+        elif old:
             report.files_without_rows.append(item)
         else:
             report.too_young_to_judge.append(item)

@@ -1,63 +1,94 @@
-"""A bounded in-process cache of the list pages anonymous callers ask for.
+"""A cache of the list pages anonymous callers ask for, bounded in bytes.
 
-A page is valid while no image has been added since it was read: each page remembers the
-change count (``data/changes.py``) it was read under, and the count is bumped after every
-new image is committed, by whichever worker of the server wrote it. A page read while a
-write was in flight carries the count from before that write, so it is dropped too.
+A page is valid while no image has been added since it was read: each page is read under
+the change count (``data/changes.py``) taken before reading, and the count is bumped after
+every new image is committed, by whichever worker of the server wrote it. A page read
+while a write was in flight carries the count from before that write, so it is not served
+after it. When the count moves, every page kept goes at once.
 
 Changes the count cannot see (images written by another server, rows removed by
 ``pixyproxy storage check --fix``) are shown within ``ttl_s``. Lists of authenticated
-callers, which may hold their own private images, are never cached. Used from the event
-loop thread only, so it needs no lock.
+callers, which may hold their own private images, are never cached.
+
+A page is kept as it is sent, its JSON, so it holds no image details of its own (those
+live in the image cache, which bounds them): what it costs is its bytes. Its key is made
+of decoded values (``reading.py``), so one page is one entry however its query was spelled.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-from collections.abc import Hashable
+import sys
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from uuid import UUID
 
 from pixyproxy.core.models import ImageDetail
+from pixyproxy.service.bounded import BoundedCache
+
+# What a page holds beyond its JSON, guids and key text: the page object, its tuple, the key
+# tuple.
+PAGE_OVERHEAD_BYTES = 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DetailPage:
-    items: list[ImageDetail]
+    """One page of a list as it is sent: the JSON array of its images, made once from their
+    details' own encodings; the guids it shows, newest first; the next page's cursor."""
+
+    encoded: bytes
+    guids: tuple[str, ...]
     next_cursor: str | None
 
-    @cached_property
-    def encoded(self) -> bytes:
-        """The page as a JSON array, made once from the details' own encodings."""
-        return b"[" + b",".join([detail.encoded for detail in self.items]) + b"]"
+    @classmethod
+    def of(cls, items: Sequence[ImageDetail], next_cursor: str | None) -> DetailPage:
+        encoded = b"[" + b",".join([detail.encoded for detail in items]) + b"]"
+        return cls(encoded, tuple(str(detail.guid) for detail in items), next_cursor)
+
+    def size_bytes(self, key: Hashable) -> int:
+        texts = [*self.guids, self.next_cursor or ""]
+        texts += [part for part in key if isinstance(part, str)] if isinstance(key, tuple) else []
+        return (
+            PAGE_OVERHEAD_BYTES
+            + sys.getsizeof(self.encoded)
+            + sys.getsizeof(self.guids)
+            + sum(map(sys.getsizeof, texts))
+        )
 
 
 class PageCache:
-    def __init__(self, max_pages: int, ttl_s: float = 5.0) -> None:
-        self.max_pages = max_pages
-        self.ttl_s = ttl_s
-        self._pages: OrderedDict[Hashable, tuple[int, float, DetailPage]] = OrderedDict()
+    def __init__(self, max_bytes: int, ttl_s: float = 5.0) -> None:
+        self._pages: BoundedCache[Hashable, DetailPage] = BoundedCache(max_bytes, ttl_s=ttl_s)
+        self._changes = 0  # the change count the pages kept were read under
 
     def get(self, key: Hashable, changes: int) -> DetailPage | None:
-        entry = self._pages.get(key)
-        if entry is None:
-            return None
-        read_under, read_at, page = entry
-        if read_under != changes or time.monotonic() - read_at > self.ttl_s:
-            del self._pages[key]
-            return None
-        self._pages.move_to_end(key)
-        return page
+        self._catch_up(changes)
+        return self._pages.get(key)
 
     def put(self, key: Hashable, changes: int, page: DetailPage) -> None:
         """Keep ``page``, read under the change count ``changes`` (taken before reading)."""
-        if self.max_pages <= 0:
-            return
-        self._pages[key] = (changes, time.monotonic(), page)
-        self._pages.move_to_end(key)
-        while len(self._pages) > self.max_pages:
-            self._pages.popitem(last=False)
+        self._catch_up(changes)
+        if changes == self._changes and self._pages.max_bytes > 0:
+            self._pages.put(key, page, page.size_bytes(key))
+
+    def evict(self, guid: UUID) -> None:
+        """Drop every page that shows the image ``guid``."""
+        shown = str(guid)
+        for key, page in self._pages.items():
+            if shown in page.guids:
+                self._pages.evict(key)
+
+    def clear(self) -> None:
+        self._pages.clear()
+
+    @property
+    def size_bytes(self) -> int:
+        return self._pages.size_bytes
 
     def __len__(self) -> int:
         return len(self._pages)
+
+    def _catch_up(self, changes: int) -> None:
+        """Pages read under an older count are stale: all of them go at once."""
+        if changes > self._changes:
+            self._pages.clear()
+            self._changes = changes

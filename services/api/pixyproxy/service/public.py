@@ -4,11 +4,15 @@
   private image answers exactly like a missing one.
 - It may generate only where ``PIXY_ANONYMOUS_GENERATION`` allows, and only public images
   (a private image needs an author to be visible to).
-- Anonymous callers share one owner of idempotency keys and of the generation quota.
+- Its idempotency keys and generation quota are those of its client address (after the
+  proxies ``PIXY_FORWARDED_ALLOW_IPS`` trusts), an IPv6 client's by its /64 network, which
+  one host may hold whole: one client can neither replay, block or claim another's keys
+  nor spend another's quota.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from uuid import UUID
 
 from pixyproxy.core.errors import AuthenticationRequired, InvalidRequest
@@ -17,13 +21,29 @@ from pixyproxy.service.images import ImageServices
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.service.reading import ImageContent
 
-# Whose idempotency keys and quota anonymous generations share (no subject can be empty).
-ANONYMOUS_OWNER = ""
+# Anonymous owners start with a control character, which no subject may hold
+# (web/claims.py): no token can name an anonymous client's keys or quota.
+ANONYMOUS_PREFIX = "\x01anonymous "
+
+
+def anonymous_owner(client: str | None) -> str:
+    """Whose keys and quota an anonymous generation from ``client`` counts against."""
+    try:
+        address = ipaddress.ip_address(client or "")
+    except ValueError:
+        return f"{ANONYMOUS_PREFIX}unknown"  # no address (a Unix socket): one owner for all
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return f"{ANONYMOUS_PREFIX}{address.ipv4_mapped}"
+        return f"{ANONYMOUS_PREFIX}{ipaddress.IPv6Network((address, 64), strict=False)}"
+    return f"{ANONYMOUS_PREFIX}{address}"
 
 
 class PublicImages:
-    def __init__(self, services: ImageServices) -> None:
+    def __init__(self, services: ImageServices, *, client: str | None = None) -> None:
+        """``client``: the caller's address, as the server saw it after trusted proxies."""
         self._services = services
+        self.owner = anonymous_owner(client)
 
     async def get(self, guid: UUID) -> ImageDetail:
         return await self._services.reading.get(guid, viewer=None)
@@ -48,5 +68,5 @@ class PublicImages:
                 errors=[{"loc": ["body", "private"], "msg": "needs an authenticated caller"}],
             )
         return await self._services.generation.generate(
-            request, author=None, owner=ANONYMOUS_OWNER, idempotency_key=idempotency_key
+            request, author=None, owner=self.owner, idempotency_key=idempotency_key
         )

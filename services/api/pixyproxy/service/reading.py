@@ -52,13 +52,15 @@ class ImageReader:
     async def list(self, query: ImageListQuery, viewer: str | None) -> DetailPage:
         """One page. Anonymous callers' pages are kept until an image is added; lists that
         may hold the viewer's own private images are read each time."""
+        after = decode_cursor(query.cursor) if query.cursor else None
         if viewer is not None:
-            return await self._read_page(query, viewer)
-        key = (query.tag, query.author, query.q, query.limit, query.cursor)
+            return await self._read_page(query, after, viewer)
+        # Decoded values only: each page has one key however its query was spelled.
+        key = (query.tag, query.author, query.q, query.limit, after)
         changes = self.changes.value()  # before reading: a write meanwhile drops the page
         if (cached := self.pages.get(key, changes)) is not None:
             return cached
-        page = await self._read_page(query, viewer)
+        page = await self._read_page(query, after, viewer)
         self.pages.put(key, changes, page)
         return page
 
@@ -97,10 +99,11 @@ class ImageReader:
             raise ImageNotFound(str(guid))
         return self.cache.put(record)
 
-    async def _read_page(self, query: ImageListQuery, viewer: str | None) -> DetailPage:
+    async def _read_page(
+        self, query: ImageListQuery, after: UUID | None, viewer: str | None
+    ) -> DetailPage:
         """The page's guids from the database, the images from the image cache where it has
         them (every public one, once seen), the rest in one more query."""
-        after = decode_cursor(query.cursor) if query.cursor else None
         repository, cache = self.repository, self.cache
         page = await to_thread.run_sync(
             lambda: repository.list(viewer=viewer, filter=query, limit=query.limit, after=after)
@@ -114,4 +117,4 @@ class ImageReader:
         # A row removed between the two queries (storage check --fix) is left out.
         items = [views[guid].detail for guid in page.guids if guid in views]
         next_cursor = encode_cursor(page.next_after) if page.next_after else None
-        return DetailPage(items=items, next_cursor=next_cursor)
+        return DetailPage.of(items, next_cursor)

@@ -54,5 +54,6 @@ def images_for(request: Request, caller: Caller | None) -> CallerImages:
     """
     images = runtime_of(request).images
     if caller is None:
-        return PublicImages(images)
+        # The address uvicorn saw, after the proxies PIXY_FORWARDED_ALLOW_IPS trusts.
+        return PublicImages(images, client=request.client.host if request.client else None)
     return PrivateImages(images, caller)
