@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from uuid import UUID
 
@@ -16,7 +17,7 @@ from tests.support.servers import ServeApi
 
 def storage_check(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pixyproxy", "storage", "check", "--grace", "0", *args],
+        [sys.executable, "-m", "pixyproxy", "storage", "check", *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -39,6 +40,9 @@ def test_an_orphaned_thumbnail_is_found_and_fixed_and_live_ones_are_left_alone(
     assert SqlImageRepository(database).delete(UUID(gone))
     (images / gone[:2] / f"{gone}.png").unlink()
     orphans = {str(images / gone[:2] / f"{gone}.w{w}.webp") for w in (128, 512)}
+    an_hour_ago = time.time() - 3600  # older than any grace: files that no row can claim
+    for path in images.rglob("*.webp"):
+        os.utime(path, (an_hour_ago, an_hour_ago))
     env = {"PIXY_DATABASE_URL": database_url, "PIXY_STORAGE_DIR": str(images)}
 
     found = storage_check(env)
