@@ -172,10 +172,13 @@ def test_the_api_runs_as_the_pod_spec_says(pod: Pod) -> None:
     probe = podman("exec", pod.api, "sh", "-c", "id -u; touch /app/x 2>&1 || echo read-only")
     assert probe.stdout.split()[0] == str(user)
     assert "read-only" in probe.stdout
-    # The image's own start command: `pixyproxy serve` under gunicorn.
+    # The image's own start command: `pixyproxy serve` runs gunicorn in-process, so the
+    # master and every worker it forks carry that command line.
     assert "command" not in api
-    top = podman("top", pod.api, "args").stdout
-    assert "gunicorn" in top and "pixyproxy" in top
+    workers = int(pod.runner.environment(api)["PIXY_WORKERS"])
+    processes = podman("top", pod.api, "args").stdout.splitlines()[1:]
+    assert len(processes) == workers + 1, processes
+    assert all("pixyproxy serve" in line for line in processes), processes
 
 
 def test_smoke_passes(pod: Pod) -> None:
