@@ -19,7 +19,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -674,18 +674,23 @@ def save(output: Path, history_dir: Path | None, results: dict[str, Any]) -> lis
 HARNESS_ERRORS = (HarnessError, ServerError, LoadError, SeedError, OffloadError, ListError)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    options = parse_args(argv)
+def run_reported(run: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """The results of ``run``, or None once its failure is printed (exit status 2)."""
     try:
-        results = Runner(options).run()
+        return run()
     except HARNESS_ERRORS as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("bench: interrupted", file=sys.stderr)
-        return 2
     except Exception as exc:  # any other failure is the harness's, not a missed target
         print(f"bench: error ({type(exc).__name__}): {exc}", file=sys.stderr)
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(argv)
+    results = run_reported(Runner(options).run)
+    if results is None:
         return 2
     print()
     print("\n".join(report.tables(results)))

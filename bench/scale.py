@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +39,13 @@ from bench.loadgen import wrk_path
 from bench.machine import QUIET_PCT, git_state, loadavg, machine, utc_now_text, wait_for_quiet
 from bench.measure import Load, Measurer, write_paths
 from bench.run import (
-    HARNESS_ERRORS,
     HarnessError,
     add_common_arguments,
     load_of,
     parse_env,
     pixyproxy_env,
     rss_summary,
+    run_reported,
     run_seed,
     save,
     smoke,
@@ -260,16 +259,8 @@ class ScaleRunner:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
-    try:
-        results = ScaleRunner(options).run()
-    except HARNESS_ERRORS as exc:
-        print(f"bench: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("bench: interrupted", file=sys.stderr)
-        return 2
-    except Exception as exc:  # any other failure is the harness's, not a missed target
-        print(f"bench: error ({type(exc).__name__}): {exc}", file=sys.stderr)
+    results = run_reported(ScaleRunner(options).run)
+    if results is None:
         return 2
     print()
     print("\n".join(scale_report.tables(results)))

@@ -79,7 +79,9 @@ ALLOWED_METRICS = SERVICE_METRICS | PROMETHEUS_SERIES
 GENERATION_OUTCOMES = frozenset(metrics.GENERATION_OUTCOMES)
 UPSTREAM_ERROR_KINDS = frozenset(metrics.UPSTREAM_ERROR_KINDS)
 # The le values of http_request_duration_seconds, as the Python client renders them.
-HTTP_DURATION_BUCKETS = frozenset({floatToGoString(b) for b in LATENCY_BUCKETS} | {"+Inf"})
+HTTP_DURATION_BUCKETS = frozenset(
+    {floatToGoString(b) for b in LATENCY_BUCKETS} | {"+Inf"}  # type: ignore[no-untyped-call]
+)
 
 _PROMQL_WORDS = {
     "and",
@@ -212,12 +214,14 @@ def _render_case(case: str) -> str:
 
 def render_case(case: str) -> list[dict[str, Any]]:
     """Cached render of a named case; each call gets its own copy."""
-    return json.loads(_render_case(case))
+    docs: list[dict[str, Any]] = json.loads(_render_case(case))
+    return docs
 
 
 def merged_values(case: str) -> dict[str, Any]:
     """values.yaml with the case's overrides applied (what the release would use)."""
-    return merge(yaml.safe_load((CHART / "values.yaml").read_text()), load_values(case))
+    defaults: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
+    return merge(defaults, load_values(case))
 
 
 # ------------------------------------------------------------------------------ navigation
@@ -240,9 +244,9 @@ def pod_template(doc: dict[str, Any]) -> dict[str, Any]:
     kind = doc["kind"]
     if kind == "Pod":
         return {"metadata": doc["metadata"], "spec": doc["spec"]}
-    if kind == "CronJob":
-        return doc["spec"]["jobTemplate"]["spec"]["template"]
-    return doc["spec"]["template"]
+    spec = doc["spec"]["jobTemplate"]["spec"] if kind == "CronJob" else doc["spec"]
+    template: dict[str, Any] = spec["template"]
+    return template
 
 
 def workloads(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -263,4 +267,5 @@ def api_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def api_config(docs: list[dict[str, Any]]) -> dict[str, str]:
-    return one(docs, "ConfigMap", FULLNAME)["data"]
+    data: dict[str, str] = one(docs, "ConfigMap", FULLNAME)["data"]
+    return data
