@@ -138,8 +138,8 @@ async def measure(name: str, server: S3Server, ops: int) -> list[Figures]:
         await get("warm-up")
         for run in range(RUNS):
             keys = [f"{run}/{index}" for index in range(ops)]
-            samples["PUT"].append(await _timed(ops, lambda i: put(keys[i], data)))
-            samples["GET"].append(await _timed(ops, lambda i: get(keys[i])))
+            samples["PUT"].append(await _timed(ops, lambda i, k=keys: put(k[i], data)))
+            samples["GET"].append(await _timed(ops, lambda i, k=keys: get(k[i])))
     scale = 100 / ops
     return [
         Figures(

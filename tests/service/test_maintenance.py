@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import chain, repeat
 from uuid import UUID, uuid4
 
 import pytest
@@ -63,7 +64,7 @@ def test_ages_count_from_when_the_rows_were_read(
 ) -> None:
     """Reading the rows of a large database takes a while: a file 950 s old when the scan
     looks at it was 850 s old when its row could last have been seen."""
-    clock = iter([1000.0, 1100.0])  # rows read, then the scan starts
+    clock = chain([1000.0], repeat(1100.0))  # rows read, then the scan looks at the file
     monkeypatch.setattr(maintenance.time, "time", lambda: next(clock))
     orphan.age_s = 950.0
     report = check_storage(FakeImageRepository(), orphan, fix=True, grace_s=900, floor_s=0)

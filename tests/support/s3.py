@@ -144,7 +144,7 @@ def run_s3_server() -> Iterator[S3Server]:
     last: Exception | None = None
     for _ in range(3):  # another process may take the port between choosing and binding
         port = free_port()
-        log = tempfile.TemporaryFile()
+        log = tempfile.TemporaryFile()  # noqa: SIM115 - closed when the server stops
         process = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
             stdout=log,

@@ -13,13 +13,13 @@ from anyio import to_thread
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.changes import open_change_counter
 from pixyproxy.data.database import Database
-from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.generators import build_generator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database
 from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
+from pixyproxy.data.stores import open_store
 from pixyproxy.service.images import ImageServices
 from pixyproxy.web.auth import DevTokens, TokenVerifier
 
@@ -43,7 +43,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     try:
         if settings.db_auto_migrate:
             await to_thread.run_sync(migrate, database)
-        store = FileImageStore(settings.storage_dir)
+        store = open_store(settings)
         images = ImageServices.assemble(
             settings,
             repository=SqlImageRepository(database),
