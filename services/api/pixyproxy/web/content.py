@@ -82,17 +82,21 @@ class ObjectResponse(ImageFileResponse):
 class _ObjectReader:
     """What ``FileResponse`` reads a file through (``seek``, ``read``), over ranged GETs:
     each position it seeks to streams up to the end of the range that starts there (the
-    ranges ``content_response`` checked), or to the end of the object."""
+    ranges ``content_response`` checked), or to the end of the object. It seeks only when
+    it sends ranges: read from the start without a seek (no range, or an ``If-Range`` that
+    did not match), the whole object streams."""
 
     def __init__(self, stored: RemoteObject, ranges: list[tuple[int, int]]) -> None:
         self._stored = stored
-        self._ends = dict(ranges)
+        self._ranges = dict(ranges)
+        self._ends: dict[int, int] = {}
         self._position = 0
         self._chunks: AsyncIterator[bytes] | None = None
         self._buffer = bytearray()
 
     async def seek(self, position: int) -> None:
         await self.aclose()
+        self._ends = self._ranges
         self._position = position
 
     async def read(self, size: int) -> bytes:
