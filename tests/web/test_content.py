@@ -5,6 +5,8 @@ the bytes; a wrong method names every method the path answers."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -12,8 +14,10 @@ from hypothesis import strategies as st
 
 from pixyproxy.core.errors import InvalidRange, RangeNotSatisfiableError
 from pixyproxy.web.content import byte_ranges
+from tests.support.problems import assert_problem
 from tests.support.s3 import S3Server
 from tests.support.servers import ServeApi
+from tests.support.tokens import SECRET, bearer
 
 PRINTABLE = st.characters(min_codepoint=32, max_codepoint=126)
 NUMBER = st.one_of(
@@ -147,3 +151,52 @@ def test_a_wrong_method_names_every_method_of_the_path(serve_api: ServeApi) -> N
         assert response.headers["allow"] == allowed, (method, path)
         assert response.json()["code"] == "method_not_allowed"
         assert allowed in response.json()["detail"]
+
+
+def test_redirect_mode_answers_307_to_a_presigned_url_after_the_visibility_check(
+    serve_api: ServeApi, s3_server: S3Server
+) -> None:
+    bucket = s3_server.new_bucket()
+    api = serve_api(
+        jwt_secret=SECRET,
+        **s3_server.settings(
+            bucket,
+            s3_content="redirect",
+            s3_presign_ttl_s=900,
+            s3_private_presign_ttl_s=20,
+        ),
+    )
+    alice = bearer("alice", ttl_s=600)
+    made = {
+        private: api.post(
+            "/image", json={"prompt": "redirected", "private": private}, headers=alice
+        ).json()
+        for private in (False, True)
+    }
+    for private, ttl in ((False, "900"), (True, "20")):
+        guid = made[private]["guid"]
+        for path, kind in (
+            (f"/image/{guid}/content", "image/png"),
+            (f"/image/{guid}/thumbnail", "image/webp"),
+        ):
+            answer = api.get(path, headers=alice)
+            assert answer.status_code == 307, answer.text
+            assert answer.headers["cache-control"] == "private, no-store"
+            location = answer.headers["location"]
+            assert location.startswith(s3_server.endpoint_url)
+            assert parse_qs(urlsplit(location).query)["X-Amz-Expires"] == [ttl]
+            with httpx.Client(follow_redirects=True) as browser:
+                followed = browser.get(f"{api.base_url}{path}", headers=alice)
+            assert followed.status_code == 200 and followed.headers["content-type"] == kind
+            if kind == "image/png":
+                assert len(followed.content) == made[private]["size_bytes"]
+                stored = s3_server.client().get_object(
+                    Bucket=bucket, Key=f"images/{guid[:2]}/{guid}.png"
+                )
+                assert followed.content == stored["Body"].read(), "the exact bytes"
+                    "etag", f'"{digest}"'
+                )
+            assert api.get(path, headers={"If-None-Match": "*"} | alice).status_code == 304
+    hidden = f"/image/{made[True]['guid']}/content"
+    for who in ({}, bearer("bob", ttl_s=600)):
+        assert_problem(api.get(hidden, headers=who), 404, "image_not_found")
