@@ -194,8 +194,6 @@ def test_redirect_mode_answers_307_to_a_presigned_url_after_the_visibility_check
                     Bucket=bucket, Key=f"images/{guid[:2]}/{guid}.png"
                 )
                 assert followed.content == stored["Body"].read(), "the exact bytes"
-                    "etag", f'"{digest}"'
-                )
             assert api.get(path, headers={"If-None-Match": "*"} | alice).status_code == 304
     hidden = f"/image/{made[True]['guid']}/content"
     for who in ({}, bearer("bob", ttl_s=600)):
