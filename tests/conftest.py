@@ -29,6 +29,7 @@ from tests.support.mysql import (
     mysql_required,
     throwaway_database,
 )
+from tests.support.s3 import S3Server, aws_credentials, run_s3_server
 from tests.support.servers import (
     ServeApi,
     ServerProcess,
@@ -36,7 +37,6 @@ from tests.support.servers import (
     serve_in_thread,
     server_env,
 )
-from tests.support.s3 import S3Server, aws_credentials, run_s3_server
 from tests.support.tokens import SECRET
 
 

@@ -120,9 +120,7 @@ def test_redirect_urls_are_presigned_for_each_visibility_s_time(
 ) -> None:
     """moto answers a presigned URL whatever its age, so the expiry is checked where it is
     written: the signed X-Amz-Expires (MinIO enforcing it: the chart's kind job)."""
-    store, _ = make_store(
-        s3_content="redirect", s3_presign_ttl_s=600, s3_private_presign_ttl_s=30
-    )
+    store, _ = make_store(s3_content="redirect", s3_presign_ttl_s=600, s3_private_presign_ttl_s=30)
     guid = uuid4()
     store.put(guid, ORIGINAL, b"the bytes")
     key = store.key_for(guid)

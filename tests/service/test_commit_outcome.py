@@ -15,10 +15,10 @@ from pixyproxy.core.errors import DatabaseUnavailable
 from pixyproxy.core.models import GenerateRequest
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.database import Database
-from pixyproxy.data.store import ImageStore
 from pixyproxy.data.generators import PlaceholderGenerator
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import open_database
+from pixyproxy.data.store import ImageStore
 from pixyproxy.service.public import PublicImages
 from tests.support.services import sql_services
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy

@@ -103,7 +103,7 @@ class FakeImageRepository(_Database):
             rows = sorted(self.rows.values(), key=lambda r: r.id or 0)
         yield from ((record.guid, record.filename) for record in rows)
 
-    def guid_page(self, after: UUID | None, limit: int) -> list[UUID]:
+    def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
         with self._available():
             texts = sorted(str(guid) for guid in self.rows)
         return [UUID(text) for text in texts if after is None or text > str(after)][:limit]

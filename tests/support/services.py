@@ -9,12 +9,12 @@ from pathlib import Path
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.changes import ChangeCounter, LocalChangeCounter
 from pixyproxy.data.database import Database
-from pixyproxy.data.store import ImageStore
-from pixyproxy.data.stores import open_store
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.quotas import SqlQuotaRepository
+from pixyproxy.data.store import ImageStore
+from pixyproxy.data.stores import open_store
 from pixyproxy.service.images import ImageServices
 from tests.support.fakes import (
     FakeGenerator,

@@ -70,7 +70,7 @@ class ImageRepository(Protocol):
         """(guid, filename) of every image, for reconciling with the image store."""
         ...
 
-    def guid_page(self, after: UUID | None, limit: int) -> list[UUID]:
+    def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
         """The next ``limit`` guids after ``after`` in the order of their text (keyset, on
         the unique index): how ``storage check`` pages the rows beside the store's scan."""
         ...
@@ -155,7 +155,7 @@ class SqlImageRepository:
                 cursor.execute("DELETE FROM images WHERE guid = %(guid)s", {"guid": str(guid)}) > 0
             )
 
-    def guid_page(self, after: UUID | None, limit: int) -> list[UUID]:
+    def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
         # guid is ASCII text compared bytewise (ascii_bin; SQLite's BINARY): the store's
         # listing order. The empty string sorts before every guid.
         with self._db.reading() as cursor:

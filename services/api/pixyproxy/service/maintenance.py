@@ -27,7 +27,6 @@ from itertools import groupby
 from uuid import UUID
 
 from pixyproxy.core.errors import ImageNotFound
-
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.deadlines import longest_write_s
 from pixyproxy.data.images import ImageRepository
