@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from anyio import to_thread
 
@@ -31,6 +32,19 @@ class Runtime:
     images: ImageServices
     tokens: TokenVerifier
     dev_tokens: DevTokens | None  # the gallery's dev sign-in; None outside dev mode
+    # Origins content redirects send the browser to (the gallery's CSP allows them).
+    image_origins: tuple[str, ...] = ()
+
+
+def redirect_origins(settings: Settings) -> tuple[str, ...]:
+    """Where ``PIXY_S3_CONTENT=redirect`` sends browsers: the endpoint's origin, or AWS S3's
+    hosts. None otherwise: content comes from this origin."""
+    if settings.storage_backend != "s3" or settings.s3_content != "redirect":
+        return ()
+    if settings.s3_endpoint_url is None:
+        return ("https://*.amazonaws.com",)
+    url = urlsplit(settings.s3_endpoint_url)
+    return (f"{url.scheme}://{url.netloc}",)
 
 
 @asynccontextmanager
@@ -59,6 +73,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             images=images,
             tokens=TokenVerifier(settings),
             dev_tokens=DevTokens.for_settings(settings),
+            image_origins=redirect_origins(settings),
         )
     finally:
         await generator.aclose()
