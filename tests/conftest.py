@@ -29,6 +29,7 @@ from tests.support.mysql import (
     mysql_required,
     throwaway_database,
 )
+from tests.support.s3 import S3Server, aws_credentials, run_s3_server
 from tests.support.servers import (
     ServeApi,
     ServerProcess,
@@ -180,6 +181,24 @@ def mysql_server(
             return stack.enter_context(run_pixyproxy(env, workers=2))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """An S3-compatible server of this session's (moto, a process on loopback), and the
+    standard AWS key variables in this process for the clients' credential chains."""
+    with aws_credentials(), run_s3_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def store_settings(request: pytest.FixtureRequest) -> dict[str, object]:
+    """Runs a test once per image store: the settings (by field name) that pick it, a
+    fresh bucket of its own for S3 (the filesystem's is the test's PIXY_STORAGE_DIR)."""
+    if request.param == "filesystem":
+        return {}
+    s3: S3Server = request.getfixturevalue("s3_server")
+    return s3.settings(s3.new_bucket())
 
 
 @pytest.fixture(scope="session")

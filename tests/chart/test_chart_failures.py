@@ -116,6 +116,10 @@ def test_termination_grace_period_computed() -> None:
         ({"mysql": {"enabled": False}}, ["no database"]),
         ({"mysql": {"enabled": False}, "externalDatabase": {"host": "db"}}, ["needs a password"]),
         ({"persistence": {"enabled": False}, "replicaCount": 2}, ["emptyDir"]),
+        ({"storage": {"backend": "s3"}}, ["storage.s3.bucket"]),
+        ({"storage": {"backend": "gcs"}}, ["backend"]),
+        ({"storage": {"s3": {"content": "proxy"}}}, ["content"]),
+        ({"storage": {"s3": {"prefix": "/images"}}}, ["prefix"]),
         ({"openaiMock": {"enabled": True}, "openai": {"apiKey": "sk-real"}}, ["real key"]),
         ({"config": {"imageProvider": "openai"}}, ["imageProvider=openai"]),
         (
@@ -143,6 +147,30 @@ def test_termination_grace_period_computed() -> None:
 )
 def test_refused(values: dict, fragments: list[str]) -> None:
     refused(values, *fragments)
+
+
+S3 = {"storage": {"backend": "s3", "s3": {"bucket": "images"}}}
+
+
+def test_s3_allows_several_replicas_and_the_hpa_on_read_write_once() -> None:
+    for scale in ({"replicaCount": 3}, {"autoscaling": {"enabled": True}}):
+        docs = render({**S3, **scale})
+        assert [d for d in docs if d["kind"] == "PersistentVolumeClaim"] == []
+        assert api_deployment(docs)["spec"]["strategy"]["type"] == "RollingUpdate"
+
+
+def test_s3_keys_come_from_the_existing_secret_or_from_the_pod_s_identity() -> None:
+    with_keys = {"storage": {**S3["storage"], "s3": {"bucket": "b", "existingSecret": "s3-keys"}}}
+    for values, expected in (
+        (S3, set()),
+        (with_keys, {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}),
+    ):
+        pod = pod_template(api_deployment(render(values)))["spec"]
+        for container in (*pod.get("initContainers", []), *pod["containers"]):
+            env = {e["name"]: e for e in container.get("env", []) if e["name"].startswith("AWS_")}
+            assert set(env) == expected, container["name"]
+            for entry in env.values():
+                assert entry["valueFrom"]["secretKeyRef"]["name"] == "s3-keys"
 
 
 def test_external_database_with_existing_secret_renders() -> None:

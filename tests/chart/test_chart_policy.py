@@ -144,15 +144,25 @@ def test_api_probes_and_shutdown(case: str) -> None:
 def test_api_volumes(case: str) -> None:
     docs = render_case(case)
     mounts = {m["mountPath"]: m["name"] for m in api_container(docs)["volumeMounts"]}
-    assert {CONTAINER_TMP, "/var/run/pixyproxy/metrics", "/data/images"} <= set(mounts)
+    assert {CONTAINER_TMP, "/var/run/pixyproxy/metrics"} <= set(mounts)
     volumes = {v["name"]: v for v in pod_template(api_deployment(docs))["spec"]["volumes"]}
     assert "emptyDir" in volumes[mounts[CONTAINER_TMP]]
     assert "emptyDir" in volumes[mounts["/var/run/pixyproxy/metrics"]]
     config = api_config(docs)
     assert config["PIXY_METRICS_DIR"] == "/var/run/pixyproxy/metrics"
     assert "PROMETHEUS_MULTIPROC_DIR" not in config
+    values = merged_values(case)
+    assert config["PIXY_STORAGE_BACKEND"] == values["storage"]["backend"]
+    if values["storage"]["backend"] == "s3":
+        # A bucket: no volume, no claim, the bucket's settings instead.
+        assert "/data/images" not in mounts and "images" not in volumes
+        assert find(docs, "PersistentVolumeClaim") == []
+        assert "PIXY_STORAGE_DIR" not in config
+        assert config["PIXY_S3_BUCKET"] == values["storage"]["s3"]["bucket"]
+        return
     assert config["PIXY_STORAGE_DIR"] == "/data/images"
-    persistence = merged_values(case)["persistence"]
+    assert not [name for name in config if name.startswith("PIXY_S3_")]
+    persistence = values["persistence"]
     images = volumes[mounts["/data/images"]]
     if persistence["enabled"]:
         claim = images["persistentVolumeClaim"]["claimName"]
@@ -168,7 +178,7 @@ def test_strategy_follows_access_mode(case: str) -> None:
     docs = render_case(case)
     values = merged_values(case)
     deployment = api_deployment(docs)
-    shared = (
+    shared = values["storage"]["backend"] == "s3" or (
         values["persistence"]["enabled"] and "ReadWriteMany" in values["persistence"]["accessModes"]
     )
     assert deployment["spec"]["strategy"]["type"] == ("RollingUpdate" if shared else "Recreate")
@@ -267,6 +277,7 @@ def test_secret_env_only_from_secret_refs(case: str) -> None:
         values["openai"]["existingSecret"],
         values["externalDatabase"]["existingSecret"],
         values["mysql"]["auth"]["existingSecret"],
+        values["storage"]["s3"]["existingSecret"],
     } - {""}
     for name, pod in _pods(case):
         for c in containers(pod["spec"]):

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from pixyproxy.data.database import Database
 from pixyproxy.data.images import SqlImageRepository
+from tests.support.s3 import S3Server
 from tests.support.servers import ServeApi
 
 
@@ -61,3 +62,48 @@ def test_an_orphaned_thumbnail_is_found_and_fixed_and_live_ones_are_left_alone(
     )
     assert storage_check(env).stdout.splitlines()[-1] == "clean"
     assert api.get(f"/image/{kept}/thumbnail", params={"w": 512}).status_code == 200
+
+
+def test_on_s3_the_listing_is_merged_with_the_rows(
+    serve_api: ServeApi, database_url: str, database: Database, s3_server: S3Server
+) -> None:
+    """The same command on a bucket. moto dates an object from its PUT, so every object
+    here is younger than the grace floor: an object without a row is reported as recent
+    and left alone, while a row without its object is judged at once."""
+    bucket = s3_server.new_bucket()
+    api = serve_api(
+        database_url=database_url, anonymous_generation=True, **s3_server.settings(bucket)
+    )
+    lost, kept, gone = (api.post("/image", json={"prompt": p}).json()["guid"] for p in "abc")
+    for guid in (lost, kept, gone):
+        assert api.get(f"/image/{guid}/thumbnail", params={"w": 128}).status_code == 200
+    s3_server.client().delete_object(Bucket=bucket, Key=f"images/{lost[:2]}/{lost}.png")
+    assert SqlImageRepository(database).delete(UUID(gone))
+    s3_server.put_object(bucket, "images/README", b"not an image")
+    env = {"PIXY_DATABASE_URL": database_url, **s3_server.environment(bucket)}
+
+    found = storage_check(env)
+    assert found.returncode == 1, found.stdout + found.stderr
+    lines = found.stdout.splitlines()
+    assert lines[0] == "2 images in the database, 1 thumbnails stored"
+    assert f"row without file (found): {lost}" in lines
+    assert f"thumbnail of a row without file (found): images/{lost[:2]}/{lost}.w128.webp" in lines
+    assert {line for line in lines if line.startswith("recent")} == {
+        f"recent, left alone: images/{gone[:2]}/{gone}.png",
+        f"recent, left alone: images/{gone[:2]}/{gone}.w128.webp",
+    }
+    assert "not ours, left alone: images/README" in lines
+
+    fixed = storage_check(env, "--fix")
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert [guid for guid, _ in SqlImageRepository(database).iter_files()] == [UUID(kept)]
+    assert sorted(s3_server.keys(bucket)) == sorted(
+        [
+            "images/README",
+            f"images/{kept[:2]}/{kept}.png",
+            f"images/{kept[:2]}/{kept}.w128.webp",
+            f"images/{gone[:2]}/{gone}.png",
+            f"images/{gone[:2]}/{gone}.w128.webp",
+        ]
+    )
+    assert api.get(f"/image/{kept}/content").status_code == 200

@@ -1,5 +1,7 @@
 """The image store: the filesystem one on a real filesystem, and the contract every
-implementation keeps (the filesystem one and the fake the service tests use)."""
+implementation keeps (the filesystem one, the S3 one on the tests' own S3-compatible
+server, and the fake the service tests use). The S3 store's own behaviour:
+tests/data/test_s3store.py."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from hypothesis import strategies as st
 
 from pixyproxy.core.errors import ImageNotFound, StorageUnavailable
 from pixyproxy.core.models import ThumbnailWidth
+from pixyproxy.core.settings import Settings
 from pixyproxy.data.filestore import FileImageStore
+from pixyproxy.data.s3store import S3ImageStore
 from pixyproxy.data.store import (
     ORIGINAL,
     THUMBNAILS,
@@ -29,6 +33,7 @@ from pixyproxy.data.store import (
     parse_content_name,
 )
 from tests.support.fakes import FakeImageStore
+from tests.support.s3 import S3Server
 
 
 def test_write_places_file_under_sharded_path_atomically(tmp_path: Path) -> None:
@@ -117,11 +122,14 @@ def test_discard_removes_what_scan_found_and_nothing_outside(tmp_path: Path) -> 
 # The variants: named after their guid the same way in every store, told apart by scan.
 
 
-@pytest.fixture(params=["filesystem", "fake"])
+@pytest.fixture(params=["filesystem", "s3", "fake"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> ImageStore:
     """Each implementation of the store protocol the tests can run here."""
     if request.param == "fake":
         return FakeImageStore()
+    if request.param == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        return S3ImageStore(Settings(**s3.settings(s3.new_bucket())))
     return FileImageStore(tmp_path / "images")
 
 
@@ -142,6 +150,26 @@ def test_every_variant_is_kept_read_and_deleted_on_its_own(any_store: ImageStore
     assert list(any_store.scan()) == []
     with pytest.raises(ImageNotFound):
         any_store.read(guid, ORIGINAL)
+
+
+def test_the_scan_lists_variants_in_the_order_of_their_guid(any_store: ImageStore) -> None:
+    """``storage check`` merges the scan with rows read in guid order."""
+    guids = [uuid4() for _ in range(12)]
+    for guid in guids:
+        for variant in (ORIGINAL, THUMBNAILS[ThumbnailWidth.W128]):
+            any_store.put(guid, variant, b"x")
+    listed = [str(item.guid) for item in any_store.scan()]
+    assert listed == sorted(listed) and set(listed) == {str(guid) for guid in guids}
+
+
+def test_a_write_replaces_the_content_whole(any_store: ImageStore) -> None:
+    guid = uuid4()
+    any_store.put(guid, ORIGINAL, b"first")
+    any_store.put(guid, ORIGINAL, b"second, longer")
+    assert any_store.read(guid, ORIGINAL) == b"second, longer"
+    assert any_store.open(guid, ORIGINAL).size_bytes == len(b"second, longer")
+    any_store.check_writable()
+    assert [(item.guid, item.variant) for item in any_store.scan()] == [(guid, ORIGINAL)]
 
 
 def test_every_width_the_api_offers_has_its_own_variant() -> None:

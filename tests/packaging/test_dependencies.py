@@ -110,6 +110,8 @@ def test_locks_are_universal_and_hashed(lock: str) -> None:
     header = text.splitlines()[1]
     assert "uv pip compile" in header and "--universal" in header and "--generate-hashes" in header
     entries = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2].strip())
-    assert len(entries) == len(_pins(REQUIREMENTS / lock)) > 0
+    # One entry per pin; a universal lock may pin a package once per Python version
+    # (networkx, through moto's cfn-lint: one for 3.11, one for 3.12+).
+    assert len(entries) == len(_PIN.findall(text)) > 0
     for entry in entries:
         assert "--hash=sha256:" in entry, entry.splitlines()[0]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from itertools import chain, repeat
 from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pixyproxy.core.models import ThumbnailWidth
 from pixyproxy.core.settings import Settings
@@ -63,7 +66,7 @@ def test_ages_count_from_when_the_rows_were_read(
 ) -> None:
     """Reading the rows of a large database takes a while: a file 950 s old when the scan
     looks at it was 850 s old when its row could last have been seen."""
-    clock = iter([1000.0, 1100.0])  # rows read, then the scan starts
+    clock = chain([1000.0], repeat(1100.0))  # rows read, then the scan looks at the file
     monkeypatch.setattr(maintenance.time, "time", lambda: next(clock))
     orphan.age_s = 950.0
     report = check_storage(FakeImageRepository(), orphan, fix=True, grace_s=900, floor_s=0)
@@ -150,3 +153,96 @@ def test_delete_variants_removes_the_original_and_every_thumbnail() -> None:
     delete_variants(store, guid)
     delete_variants(store, guid)  # nothing there any more: nothing happens
     assert set(store.contents) == {(other, ORIGINAL), (other, SMALL)}
+
+
+# The merge: the store's scan beside keyset pages of rows, both in guid order.
+
+KINDS = (
+    "live",
+    "live_with_thumbnail",
+    "row_only",
+    "thumbnail_only_row",
+    "orphan",
+    "orphan_thumbnail",
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kinds=st.lists(st.sampled_from(KINDS), max_size=14), page_size=st.integers(1, 4))
+def test_any_store_and_rows_are_judged_alike_whatever_the_page_size(
+    kinds: list[str], page_size: int
+) -> None:
+    repository, store = FakeImageRepository(), FakeImageStore()
+    expected: dict[str, set[UUID]] = {name: set() for name in ("rows", "orphans", "thumbs")}
+    for kind in kinds:
+        guid = repository.insert(make_record()).guid
+        if kind.startswith("live"):
+            store.contents[(guid, ORIGINAL)] = b"png"
+        if kind in ("live_with_thumbnail", "thumbnail_only_row", "orphan_thumbnail"):
+            store.contents[(guid, SMALL)] = b"webp"
+        if kind in ("row_only", "thumbnail_only_row"):
+            expected["rows"].add(guid)
+        if kind.startswith("orphan"):
+            repository.delete(guid)
+            store.contents[(guid, ORIGINAL)] = b"png"
+            expected["orphans"].add(guid)
+        if kind == "live_with_thumbnail":
+            expected["thumbs"].add(guid)
+    report = check_storage(repository, store, grace_s=0, floor_s=0, page_size=page_size)
+    assert report.images == len(repository.rows)
+    assert set(report.rows_without_files) == expected["rows"]
+    assert {item.guid for item in report.files_without_rows} == expected["orphans"]
+    assert report.thumbnails == len(expected["thumbs"])
+    assert {i.guid for i in report.thumbnails_of_rows_without_files} == {
+        guid for guid in expected["rows"] if (guid, SMALL) in store.contents
+    }
+    whole = check_storage(repository, store, grace_s=0, floor_s=0, page_size=10_000)
+    assert report.lines() == whole.lines()
+
+
+class ListedEarly(FakeImageStore):
+    """A store whose scan lists what it held when the scan began (as a listing page or a
+    directory read is), whatever is written while the check runs."""
+
+    def scan(self) -> Iterator[StoredItem]:
+        items = list(super().scan())
+        yield from items
+
+
+def test_a_row_committed_after_the_listing_is_not_a_row_without_file() -> None:
+    """The shard was listed before the image's object was written; its row committed
+    before its page of rows was read. The check asks the store again before it reports
+    (and --fix deletes) a row without its original."""
+    repository, store = FakeImageRepository(), ListedEarly()
+    early = UUID("00000000-0000-4000-8000-000000000000")
+    late = UUID("ffffffff-0000-4000-8000-000000000000")  # its rows' page is read last
+    repository.insert(make_record().model_copy(update={"guid": early}))
+    store.contents[(early, ORIGINAL)] = b"png"
+    scan = store.scan
+
+    def scan_then_generate() -> Iterator[StoredItem]:
+        listed = scan()
+        first = next(listed)  # the listing is taken now
+        repository.insert(make_record().model_copy(update={"guid": late}))
+        store.contents[(late, ORIGINAL)] = b"png"
+        yield first
+        yield from listed
+
+    store.scan = scan_then_generate  # type: ignore[method-assign]
+    report = check_storage(repository, store, fix=True, grace_s=0, floor_s=0, page_size=1)
+    assert report.rows_without_files == [] and report.images == 2
+    assert set(repository.rows) == {early, late}, "--fix deleted no row"
+
+
+def test_a_scan_out_of_guid_order_stops_the_check() -> None:
+    repository, store = FakeImageRepository(), FakeImageStore()
+    guids = [an_image(repository, store) for _ in range(3)]
+
+    def backwards() -> Iterator[StoredItem]:
+        for guid in sorted(guids, key=str, reverse=True):
+            yield StoredItem(guid, ORIGINAL, f"memory:{guid}", False, 3600.0)
+
+    store.scan = backwards  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="not in guid order"):
+        check_storage(repository, store, fix=True, grace_s=0, floor_s=0)
+    assert len(repository.rows) == 3, "nothing removed"

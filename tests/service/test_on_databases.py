@@ -17,6 +17,7 @@ from pixyproxy.core.settings import Settings
 from pixyproxy.data.database import Database
 from pixyproxy.data.generators import ImageGenerator, OpenAIGenerator, PlaceholderGenerator
 from pixyproxy.data.init import open_database
+from pixyproxy.data.store import ORIGINAL
 from pixyproxy.service.public import PublicImages
 from tests.support.mock_server import MockServer
 from tests.support.records import details
@@ -57,15 +58,17 @@ async def test_generate_then_read_and_list(
     )
     service = PublicImages(services)
     detail = await service.generate(GenerateRequest(prompt="a red fox", tags=["fox"]))
-    assert store.path_for(detail.guid).stat().st_size == detail.size_bytes
+    assert store.open(detail.guid, ORIGINAL).size_bytes == detail.size_bytes
     assert await service.get(detail.guid) == detail
     assert details(await service.list(ImageListQuery(tag="fox"))) == [detail]
     assert [guid for guid, _ in repository.iter_files()] == [detail.guid]
 
 
 async def test_failure_between_file_and_row_leaves_neither(
-    settings: Settings, database: Database, tmp_path: Path
+    settings: Settings, database: Database, tmp_path: Path, store_settings: dict[str, object]
 ) -> None:
+    """The file, or the object in its bucket, goes with the failed transaction."""
+    settings = settings.model_copy(update=store_settings)
     services, repository, store = sql_services(
         settings, database, tmp_path / "images", PlaceholderGenerator()
     )

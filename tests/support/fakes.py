@@ -103,6 +103,11 @@ class FakeImageRepository(_Database):
             rows = sorted(self.rows.values(), key=lambda r: r.id or 0)
         yield from ((record.guid, record.filename) for record in rows)
 
+    def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
+        with self._available():
+            texts = sorted(str(guid) for guid in self.rows)
+        return [UUID(text) for text in texts if after is None or text > str(after)][:limit]
+
 
 def _visible(record: ImageRecord, viewer: str | None) -> bool:
     return not record.private or record.author == viewer
@@ -156,7 +161,7 @@ class FakeImageStore:
             raise StorageUnavailable()
 
     def scan(self) -> Iterator[StoredItem]:
-        for guid, variant in list(self.contents):
+        for guid, variant in sorted(self.contents, key=lambda key: (str(key[0]), key[1])):
             yield StoredItem(guid, variant, f"memory:{guid}/{variant}", False, 3600.0)
 
     def discard(self, item: StoredItem) -> None:

@@ -9,11 +9,12 @@ from pathlib import Path
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.changes import ChangeCounter, LocalChangeCounter
 from pixyproxy.data.database import Database
-from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.quotas import SqlQuotaRepository
+from pixyproxy.data.store import ImageStore
+from pixyproxy.data.stores import open_store
 from pixyproxy.service.images import ImageServices
 from tests.support.fakes import (
     FakeGenerator,
@@ -51,9 +52,11 @@ class Fakes:
 
 def sql_services(
     settings: Settings, database: Database, root: Path, generator: ImageGenerator
-) -> tuple[ImageServices, SqlImageRepository, FileImageStore]:
-    """The use cases on a real database and a store under ``root``."""
-    repository, store = SqlImageRepository(database), FileImageStore(root)
+) -> tuple[ImageServices, SqlImageRepository, ImageStore]:
+    """The use cases on a real database and the store the settings name: files under
+    ``root``, or the S3 bucket of ``PIXY_S3_BUCKET``."""
+    repository = SqlImageRepository(database)
+    store = open_store(settings.model_copy(update={"storage_dir": root}))
     services = ImageServices.assemble(
         settings,
         repository=repository,

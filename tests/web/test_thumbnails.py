@@ -17,6 +17,7 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from pixyproxy.core.models import ThumbnailWidth
+from tests.support.s3 import S3Server
 from tests.support.servers import ServeApi, run_pixyproxy, server_env
 from tests.support.stored import temp_files
 from tests.support.tokens import SECRET, bearer
@@ -27,8 +28,14 @@ WIDTHS = [width.value for width in ThumbnailWidth]
 
 
 @pytest.fixture
-def api(serve_api: ServeApi, database_url: str, tmp_path: Path) -> httpx.Client:
-    return serve_api(database_url=database_url, jwt_secret=SECRET, image_provider="placeholder")
+def api(serve_api: ServeApi, database_url: str, store_settings: dict[str, object]) -> httpx.Client:
+    """On each database and each image store."""
+    return serve_api(
+        database_url=database_url,
+        jwt_secret=SECRET,
+        image_provider="placeholder",
+        **store_settings,
+    )
 
 
 def create(api: httpx.Client, headers: dict[str, str], **body: object) -> dict[str, object]:
@@ -190,6 +197,25 @@ def test_a_thumbnail_is_made_once_and_kept_beside_its_original(
     assert stored.stat().st_mtime_ns == mtime, "served from the store, not made again"
     assert sorted(p.name for p in shard.iterdir()) == [f"{guid}.png", f"{guid}.w512.webp"]
     assert temp_files(tmp_path / "images") == []
+
+
+def test_on_s3_a_thumbnail_is_made_once_and_kept_beside_its_original(
+    serve_api: ServeApi, s3_server: S3Server
+) -> None:
+    bucket = s3_server.new_bucket()
+    api = serve_api(jwt_secret=SECRET, **s3_server.settings(bucket))
+    guid = str(create(api, ALICE)["guid"])
+    made = api.get(f"/image/{guid}/thumbnail", params={"w": 512})
+    key = f"images/{guid[:2]}/{guid}.w512.webp"
+    assert sorted(s3_server.keys(bucket)) == [f"images/{guid[:2]}/{guid}.png", key]
+    stored = s3_server.client().get_object(Bucket=bucket, Key=key)
+    assert stored["Body"].read() == made.content and stored["ContentType"] == "image/webp"
+    before = scrape_total(api, "pixyproxy_thumbnails_made_total", width="512")
+    assert api.get(f"/image/{guid}/thumbnail", params={"w": 512}).content == made.content
+    assert scrape_total(api, "pixyproxy_thumbnails_made_total", width="512") == before
+    s3_server.client().delete_object(Bucket=bucket, Key=f"images/{guid[:2]}/{guid}.png")
+    gone = api.get(f"/image/{guid}/thumbnail", params={"w": 128})
+    assert gone.status_code == 404 and gone.json()["code"] == "image_not_found"
 
 
 def test_many_first_requests_at_once_make_one_whole_thumbnail(tmp_path: Path) -> None:

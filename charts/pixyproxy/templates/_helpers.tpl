@@ -118,9 +118,15 @@ Call with (dict "image" .Values.image "ctx" $ "what" "image").
 
 {{/* ------------------------------------------------------------------ storage */}}
 
-{{/* "true" when the image volume can be mounted by several pods on several nodes. */}}
+{{/* "true" when images are objects in a bucket: no volume. */}}
+{{- define "pixyproxy.s3" -}}
+{{- if eq .Values.storage.backend "s3" }}true{{ end }}
+{{- end }}
+
+{{/* "true" when every pod on every node sees the same images: a bucket, or a volume that
+several pods on several nodes can mount. */}}
 {{- define "pixyproxy.storageShared" -}}
-{{- if and .Values.persistence.enabled (has "ReadWriteMany" .Values.persistence.accessModes) }}true{{ end }}
+{{- if include "pixyproxy.s3" . }}true{{ else if and .Values.persistence.enabled (has "ReadWriteMany" .Values.persistence.accessModes) }}true{{ end }}
 {{- end }}
 
 {{- define "pixyproxy.pvcName" -}}
@@ -278,6 +284,18 @@ renders (helm template, Argo CD) get a fresh random value.
 {{/* Secret-backed environment of the API and migration containers. */}}
 {{- define "pixyproxy.secretEnv" -}}
 {{- $secret := include "pixyproxy.secretName" . }}
+{{- if and (include "pixyproxy.s3" .) .Values.storage.s3.existingSecret }}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.storage.s3.existingSecret }}
+      key: {{ .Values.storage.s3.accessKeyIdKey }}
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.storage.s3.existingSecret }}
+      key: {{ .Values.storage.s3.secretAccessKeyKey }}
+{{- end }}
 {{- $db := include "pixyproxy.database.source" . }}
 - name: PIXY_DATABASE_PASSWORD
   valueFrom:
@@ -350,6 +368,9 @@ a generated secret does not change it between install and upgrade).
 
 {{/* Every cross-value rule the schema cannot express; rendered once from validate.yaml. */}}
 {{- define "pixyproxy.validate" -}}
+{{- if and (include "pixyproxy.s3" .) (not .Values.storage.s3.bucket) }}
+{{- fail "storage.backend=s3 needs storage.s3.bucket (an existing bucket; the chart does not create it)" }}
+{{- end }}
 {{- $multi := or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
 {{- if and $multi (not (include "pixyproxy.storageShared" .)) }}
 {{- if not .Values.persistence.enabled }}

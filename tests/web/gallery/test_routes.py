@@ -14,6 +14,7 @@ import pytest
 from jose import jwt
 
 from pixyproxy.web.resources import gallery
+from tests.support.s3 import S3Server
 
 STATIC = Path(gallery.__file__).resolve().parents[1] / "static"
 ASSETS = sorted(p for p in STATIC.rglob("*") if p.is_file())
@@ -194,3 +195,17 @@ def test_scripts_import_only_their_siblings_and_never_parse_html(script: Path) -
         assert target.startswith("./") and (script.parent / target).is_file(), target
     assert not re.search(HTML_SINKS, source), f"{script.name} writes HTML from strings"
     assert not re.search(r"https?://", source), f"{script.name} names another origin"
+
+
+def test_in_redirect_mode_the_page_lets_images_come_from_the_store(
+    serve_api: ServeApi, s3_server: S3Server
+) -> None:
+    """Content answers 307 to the bucket: the page's policy names its origin for images and
+    for the token's fetches, and nothing else changes."""
+    api = serve_api(**s3_server.settings(s3_server.new_bucket(), s3_content="redirect"))
+    policy = api.get("/").headers["content-security-policy"]
+    assert policy == gallery.content_security_policy((s3_server.endpoint_url,))
+    assert f"img-src 'self' blob: {s3_server.endpoint_url};" in policy
+    assert f"connect-src 'self' {s3_server.endpoint_url};" in policy
+    streaming = serve_api(**s3_server.settings(s3_server.new_bucket()))
+    assert streaming.get("/").headers["content-security-policy"] == gallery.CONTENT_SECURITY_POLICY

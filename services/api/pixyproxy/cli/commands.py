@@ -7,9 +7,9 @@ import sys
 
 from pixyproxy.core.errors import ConfigurationError
 from pixyproxy.core.settings import Settings
-from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database, schema_version
+from pixyproxy.data.stores import open_store
 from pixyproxy.service.maintenance import check_storage, grace_floor_s
 from pixyproxy.serving import reloading, server
 from pixyproxy.serving.startup import ServerStartup
@@ -65,7 +65,7 @@ def storage_check(args: argparse.Namespace, settings: Settings) -> int:
     try:
         report = check_storage(
             SqlImageRepository(database),
-            FileImageStore(settings.storage_dir),
+            open_store(settings),
             fix=args.fix,
             grace_s=args.grace,
             floor_s=floor_s,

@@ -71,6 +71,20 @@ THUMBNAIL_SECONDS = Histogram(
     ["width"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+# The image store's series: every backend and operation (data/stores.py).
+STORAGE_BACKENDS = ("filesystem", "s3")
+STORAGE_OPERATIONS = ("put", "delete", "open", "read", "check", "scan", "discard", "stream")
+STORAGE_SECONDS = Histogram(
+    "pixyproxy_storage_operation_seconds",
+    "Time one call to the image store took, successful or not (stream: to its first bytes).",
+    ["backend", "operation"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+STORAGE_ERRORS = Counter(
+    "pixyproxy_storage_errors",
+    "Calls to the image store that failed (unavailable, full), by backend and operation.",
+    ["backend", "operation"],
+)
 DB_POOL_IN_USE = Gauge(
     "pixyproxy_db_pool_connections_in_use",
     "Database connections checked out of the pool.",
@@ -105,3 +119,7 @@ def precreate_children() -> None:
     for width in THUMBNAIL_WIDTHS:
         THUMBNAILS_MADE.labels(width)
         THUMBNAIL_SECONDS.labels(width)
+    for backend in STORAGE_BACKENDS:
+        for operation in STORAGE_OPERATIONS:
+            STORAGE_SECONDS.labels(backend, operation)
+            STORAGE_ERRORS.labels(backend, operation)

@@ -52,7 +52,24 @@ class Settings(BaseSettings):
     db_connect_timeout_s: float = Field(default=5.0, gt=0, le=120)
     db_read_timeout_s: float = Field(default=30.0, gt=0, le=3600)
     db_write_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    # Where images are kept: files under PIXY_STORAGE_DIR, or objects in an S3-compatible
+    # bucket (data/s3store.py; credentials from the standard AWS chain, not from here).
+    storage_backend: Literal["filesystem", "s3"] = "filesystem"
     storage_dir: Path = Path("./var/images")
+    s3_bucket: str | None = None
+    s3_prefix: str = "images/"
+    s3_endpoint_url: str | None = None  # unset: AWS S3 itself
+    s3_region: str | None = None  # unset: AWS_REGION / AWS_DEFAULT_REGION, else us-east-1
+    # stream: the API sends the bytes; redirect: 307 to a presigned GET URL, valid this long
+    # (private images' URLs for less: a URL handed out cannot be taken back).
+    s3_content: Literal["stream", "redirect"] = "stream"
+    s3_presign_ttl_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    s3_private_presign_ttl_s: int = Field(default=60, ge=1, le=7 * 24 * 3600)
+    # Each call to the store: connecting, then the whole request (a body being streamed to a
+    # client: each read), retried at most this often; bounded by s3_operation_bound_s.
+    s3_connect_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    s3_request_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    s3_max_retries: int = Field(default=2, ge=0, le=10)
     # The memory per worker for public images (details and their JSON) and for anonymous
     # list pages, each bounded in bytes whatever callers ask for (0 turns a cache off); and
     # how long at most a page is kept: the bound for changes made outside this server.
@@ -120,6 +137,9 @@ class Settings(BaseSettings):
         "jwt_issuer",
         "shared_dir",
         "metrics_dir",
+        "s3_bucket",
+        "s3_endpoint_url",
+        "s3_region",
         mode="before",
     )
     @classmethod
@@ -131,6 +151,14 @@ class Settings(BaseSettings):
     def _provider_has_key(self) -> Settings:
         if self.image_provider == "openai" and self.openai_api_key is None:
             raise ValueError("PIXY_IMAGE_PROVIDER=openai needs OPENAI_API_KEY")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_is_complete(self) -> Settings:
+        if self.storage_backend == "s3" and self.s3_bucket is None:
+            raise ValueError("PIXY_STORAGE_BACKEND=s3 needs PIXY_S3_BUCKET")
+        if self.s3_prefix.startswith("/") or (self.s3_prefix and not self.s3_prefix.endswith("/")):
+            raise ValueError("PIXY_S3_PREFIX: a key prefix like images/ (no leading /, ends in /)")
         return self
 
     @model_validator(mode="after")
@@ -178,6 +206,13 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def s3_operation_bound_s(self) -> float:
+        """The longest one call to the S3 store takes before it fails: attempts (each within
+        ``s3_request_timeout_s``, its connection included) are made until that long has
+        passed since the first, and the backoff before one is at most a second."""
+        return 2 * self.s3_request_timeout_s + 1.0
 
 
 def load_settings(secrets_dirs: tuple[str, ...] | None = None, **overrides: Any) -> Settings:

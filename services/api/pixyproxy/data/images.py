@@ -70,6 +70,11 @@ class ImageRepository(Protocol):
         """(guid, filename) of every image, for reconciling with the image store."""
         ...
 
+    def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
+        """The next ``limit`` guids after ``after`` in the order of their text (keyset, on
+        the unique index): how ``storage check`` pages the rows beside the store's scan."""
+        ...
+
 
 class SqlImageRepository:
     def __init__(self, database: Database) -> None:
@@ -149,6 +154,16 @@ class SqlImageRepository:
             return (
                 cursor.execute("DELETE FROM images WHERE guid = %(guid)s", {"guid": str(guid)}) > 0
             )
+
+    def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
+        # guid is ASCII text compared bytewise (ascii_bin; SQLite's BINARY): the store's
+        # listing order. The empty string sorts before every guid.
+        with self._db.reading() as cursor:
+            cursor.execute(
+                "SELECT guid FROM images WHERE guid > %(after)s ORDER BY guid LIMIT %(limit)s",
+                {"after": "" if after is None else str(after), "limit": limit},
+            )
+            return [UUID(row["guid"]) for row in cursor.fetchall()]
 
     def iter_files(self) -> Iterator[tuple[UUID, str]]:
         last_id, batch = 0, 1000

@@ -12,7 +12,7 @@ nothing under the content's name.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, get_args
@@ -68,9 +68,33 @@ class LocalFile:
         return self.stat.st_size
 
 
+class ObjectSource(Protocol):
+    """Where a ``RemoteObject``'s bytes come from (``s3store.py``)."""
+
+    def chunks(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        """The bytes ``[start, end)`` of the object, as they arrive (on the event loop);
+        ``StorageUnavailable`` when they cannot be read."""
+        ...
+
+    def redirect_url(self, key: str, *, private: bool) -> str | None:
+        """A URL the caller may fetch the object from itself, or None: send the bytes."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteObject:
+    """Stored content in an object store: fetched to be sent (ranges too), or handed out
+    as a URL."""
+
+    key: str
+    size_bytes: int
+    modified: float  # seconds since the epoch
+    source: ObjectSource
+
+
 # What ``ImageStore.open`` gives: how the web layer can send the content
-# (web/content.py). A store whose content is not a local file adds its own kind here.
-StoredContent = LocalFile
+# (web/content.py). A store whose content is neither adds its own kind here.
+StoredContent = LocalFile | RemoteObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +131,8 @@ class ImageStore(Protocol):
         ...
 
     def scan(self) -> Iterator[StoredItem]:
-        """Everything in the store, ours or not."""
+        """Everything in the store, ours or not; an image's variants in the order of their
+        guid's text (``storage check`` merges them with the rows in that order)."""
         ...
 
     def discard(self, item: StoredItem) -> None:

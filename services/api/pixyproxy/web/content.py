@@ -5,16 +5,29 @@ are never stored by caches).
 
 A store plugs in through the kind of content its ``open`` gives (``data/store.py``):
 ``_body`` turns each kind into a response. A local file goes to Starlette's
-``FileResponse``, which sends the ranges this module has checked.
+``FileResponse``, which sends the ranges this module has checked. An object in an object
+store goes to the same response class reading through ``_ObjectReader`` instead of a file,
+so ranges, multipart ranges, ``If-Range`` and ``HEAD`` behave the same, byte for byte; each
+range it sends is one ranged GET streamed from the store, never the whole object in
+memory. In redirect mode (``PIXY_S3_CONTENT=redirect``) the object is not sent but a 307
+to a presigned URL, after the same visibility check, never kept by a cache.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
 from fastapi import Request, Response
 from fastapi.responses import FileResponse
+from starlette.types import Receive, Scope, Send
 
 from pixyproxy.core.errors import InvalidRange, RangeNotSatisfiableError
-from pixyproxy.data.store import LocalFile, StoredContent
+from pixyproxy.data.store import LocalFile, RemoteObject
 from pixyproxy.service.reading import ImageContent
 
 PUBLIC_CACHE = "public, max-age=31536000, immutable"
@@ -23,9 +36,90 @@ PRIVATE_CACHE = "private, no-store"
 MAX_RANGES = FileResponse.max_ranges
 
 
+# What a redirect to an object store's presigned URL says: the URL expires, and a private
+# image's must never outlive its permission in a shared cache.
+REDIRECT_CACHE = "private, no-store"
+_PATHSEND = "http.response.pathsend"
+
+
 class ImageFileResponse(FileResponse):
     # Each chunk is a threadpool hop: a 1 MB PNG in 4 reads rather than 16.
     chunk_size = 256 * 1024
+
+
+class ObjectResponse(ImageFileResponse):
+    """``FileResponse``'s answer for an object: its reads come from the object store."""
+
+    def __init__(
+        self,
+        stored: RemoteObject,
+        ranges: list[tuple[int, int]],
+        *,
+        media_type: str,
+        headers: Mapping[str, str],
+    ) -> None:
+        fake = os.stat_result((stat.S_IFREG | 0o640, 0, 0, 1, 0, 0, stored.size_bytes, 0, 0, 0))
+        fake = os.stat_result((*fake[:7], stored.modified, stored.modified, stored.modified))
+        super().__init__(stored.key, stat_result=fake, media_type=media_type, headers=headers)
+        self.stored = stored
+        self.ranges = ranges
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # No file to hand the server to send by path: the bytes go through here.
+        extensions = {k: v for k, v in scope.get("extensions", {}).items() if k != _PATHSEND}
+        await super().__call__({**scope, "extensions": extensions}, receive, send)
+
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[Any]:
+        reader = _ObjectReader(self.stored, self.ranges)
+        try:
+            yield reader
+        finally:
+            with anyio.CancelScope(shield=True):
+                await reader.aclose()
+
+
+class _ObjectReader:
+    """What ``FileResponse`` reads a file through (``seek``, ``read``), over ranged GETs:
+    each position it seeks to streams up to the end of the range that starts there (the
+    ranges ``content_response`` checked), or to the end of the object. It seeks only when
+    it sends ranges: read from the start without a seek (no range, or an ``If-Range`` that
+    did not match), the whole object streams."""
+
+    def __init__(self, stored: RemoteObject, ranges: list[tuple[int, int]]) -> None:
+        self._stored = stored
+        self._ranges = dict(ranges)
+        self._ends: dict[int, int] = {}
+        self._position = 0
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._buffer = bytearray()
+
+    async def seek(self, position: int) -> None:
+        await self.aclose()
+        self._ends = self._ranges
+        self._position = position
+
+    async def read(self, size: int) -> bytes:
+        if self._chunks is None:
+            end = self._ends.get(self._position, self._stored.size_bytes)
+            if end <= self._position:
+                return b""
+            self._chunks = self._stored.source.chunks(self._stored.key, self._position, end)
+        while len(self._buffer) < size:
+            try:
+                self._buffer += await anext(self._chunks)
+            except StopAsyncIteration:
+                break
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        self._position += len(data)
+        return data
+
+    async def aclose(self) -> None:
+        chunks, self._chunks = self._chunks, None
+        self._buffer.clear()
+        if chunks is not None:
+            await chunks.aclose()  # type: ignore[attr-defined]  # an async generator
 
 
 def content_response(request: Request, content: ImageContent) -> Response:
@@ -35,15 +129,28 @@ def content_response(request: Request, content: ImageContent) -> Response:
     }
     if _matches(request.headers.get("if-none-match"), content.etag):
         return Response(status_code=304, headers=headers)
+    ranges: list[tuple[int, int]] = []
     if (range_header := request.headers.get("range")) is not None:
-        byte_ranges(range_header, content.stored.size_bytes)  # a bad one: problem JSON
-    return _body(content.stored, content.content_type, headers)
+        ranges = byte_ranges(range_header, content.stored.size_bytes)  # a bad one: problem
+    return _body(content, headers, ranges)
 
 
-def _body(stored: StoredContent, media_type: str, headers: dict[str, str]) -> Response:
-    match stored:
-        case LocalFile(path=path, stat=stat):
-            return ImageFileResponse(path, stat_result=stat, media_type=media_type, headers=headers)
+def _body(
+    content: ImageContent, headers: dict[str, str], ranges: list[tuple[int, int]]
+) -> Response:
+    media_type = content.content_type
+    match content.stored:
+        case LocalFile(path=path, stat=stat_result):
+            return ImageFileResponse(
+                path, stat_result=stat_result, media_type=media_type, headers=headers
+            )
+        case RemoteObject() as stored:
+            url = stored.source.redirect_url(stored.key, private=content.private)
+            if url is not None:
+                return Response(
+                    status_code=307, headers={"Location": url, "Cache-Control": REDIRECT_CACHE}
+                )
+            return ObjectResponse(stored, ranges, media_type=media_type, headers=headers)
 
 
 def _matches(if_none_match: str | None, etag: str) -> bool:

@@ -7,19 +7,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from anyio import to_thread
 
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.changes import open_change_counter
 from pixyproxy.data.database import Database
-from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.generators import build_generator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database
 from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
+from pixyproxy.data.stores import open_store
 from pixyproxy.service.images import ImageServices
 from pixyproxy.web.auth import DevTokens, TokenVerifier
 
@@ -31,6 +32,19 @@ class Runtime:
     images: ImageServices
     tokens: TokenVerifier
     dev_tokens: DevTokens | None  # the gallery's dev sign-in; None outside dev mode
+    # Origins content redirects send the browser to (the gallery's CSP allows them).
+    image_origins: tuple[str, ...] = ()
+
+
+def redirect_origins(settings: Settings) -> tuple[str, ...]:
+    """Where ``PIXY_S3_CONTENT=redirect`` sends browsers: the endpoint's origin, or AWS S3's
+    hosts. None otherwise: content comes from this origin."""
+    if settings.storage_backend != "s3" or settings.s3_content != "redirect":
+        return ()
+    if settings.s3_endpoint_url is None:
+        return ("https://*.amazonaws.com",)
+    url = urlsplit(settings.s3_endpoint_url)
+    return (f"{url.scheme}://{url.netloc}",)
 
 
 @asynccontextmanager
@@ -43,7 +57,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     try:
         if settings.db_auto_migrate:
             await to_thread.run_sync(migrate, database)
-        store = FileImageStore(settings.storage_dir)
+        store = open_store(settings)
         images = ImageServices.assemble(
             settings,
             repository=SqlImageRepository(database),
@@ -59,6 +73,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             images=images,
             tokens=TokenVerifier(settings),
             dev_tokens=DevTokens.for_settings(settings),
+            image_origins=redirect_origins(settings),
         )
     finally:
         await generator.aclose()

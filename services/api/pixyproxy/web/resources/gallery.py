@@ -33,21 +33,29 @@ STATIC_PATH = "/gallery/static"
 DEV_TOKEN_PATH = "/gallery/dev-token"  # noqa: S105 - a route, not a secret
 DEV_TOKEN_TTL_S = 24 * 3600
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        # blob: for private images, fetched with the token and shown from memory
-        "img-src 'self' blob:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "require-trusted-types-for 'script'",
-        "trusted-types 'none'",
+
+def content_security_policy(image_origins: tuple[str, ...] = ()) -> str:
+    """The page's policy; ``image_origins``: where content redirects send the browser
+    (an object store's origin with ``PIXY_S3_CONTENT=redirect``)."""
+    extra = "".join(f" {origin}" for origin in image_origins)
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            # blob: for private images, fetched with the token and shown from memory
+            f"img-src 'self' blob:{extra}",
+            f"connect-src 'self'{extra}",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+            "require-trusted-types-for 'script'",
+            "trusted-types 'none'",
+        )
     )
-)
+
+
+CONTENT_SECURITY_POLICY = content_security_policy()
 _COMMON_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -118,7 +126,11 @@ async def gallery_page(request: Request, runtime: RuntimeDep) -> Response:
     dev = dev_tokens_for(request, runtime.dev_tokens) is not None
     page = _Page.with_dev_token if dev else _Page.plain
     assert page is not None
-    return HTMLResponse(page, headers=PAGE_HEADERS)
+    headers = PAGE_HEADERS
+    if runtime.image_origins:
+        policy = content_security_policy(runtime.image_origins)
+        headers = {**PAGE_HEADERS, "Content-Security-Policy": policy}
+    return HTMLResponse(page, headers=headers)
 
 
 @router.get(DEV_TOKEN_PATH)
