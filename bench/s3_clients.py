@@ -138,8 +138,15 @@ async def measure(name: str, server: S3Server, ops: int) -> list[Figures]:
         await get("warm-up")
         for run in range(RUNS):
             keys = [f"{run}/{index}" for index in range(ops)]
-            samples["PUT"].append(await _timed(ops, lambda i, k=keys: put(k[i], data)))
-            samples["GET"].append(await _timed(ops, lambda i, k=keys: get(k[i])))
+
+            async def put_one(index: int, keys: list[str] = keys) -> None:
+                await put(keys[index], data)
+
+            async def get_one(index: int, keys: list[str] = keys) -> None:
+                await get(keys[index])
+
+            samples["PUT"].append(await _timed(ops, put_one))
+            samples["GET"].append(await _timed(ops, get_one))
     scale = 100 / ops
     return [
         Figures(
