@@ -13,7 +13,7 @@ from pixyproxy.core.errors import ConfigurationError, DatabaseUnavailable
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.database import Cursor, Database, db_timestamp
 from pixyproxy.data.mysql import MySQLDatabase, MySQLOptions
-from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE
+from pixyproxy.data.schema import MIGRATIONS, VERSION_TABLE
 from pixyproxy.data.sqlite import SQLiteDatabase, sqlite_path
 
 MIGRATION_LOCK = "pixyproxy.schema"
@@ -91,9 +91,13 @@ def _apply(database: Database, cursor: Cursor) -> list[int]:
     for statement in VERSION_TABLE.for_dialect(database.dialect):
         cursor.execute(statement)
     applied = []
-    for version in range(_current_version(cursor) + 1, LATEST_VERSION + 1):
-        for statement in MIGRATIONS[version].for_dialect(database.dialect):
-            cursor.execute(statement)
+    current = _current_version(cursor)
+    for version in sorted(v for v in MIGRATIONS if v > current):
+        for step in MIGRATIONS[version].for_dialect(database.dialect):
+            if isinstance(step, str):
+                cursor.execute(step)
+            else:
+                step(cursor)
         cursor.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (%(version)s, %(at)s)",
             {"version": version, "at": db_timestamp(datetime.now(UTC))},
