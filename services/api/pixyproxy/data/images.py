@@ -13,7 +13,14 @@ from uuid import UUID
 from pixyproxy.core.models import ImageFilter, ImagePage, ImageRecord
 from pixyproxy.data.database import Cursor, Database, Dialect, expand_list
 from pixyproxy.data.records import Columns
-from pixyproxy.data.search import MATCH_CONDITION, MATCH_FROM, MATCH_KEY, match_params, prompt_words
+from pixyproxy.data.search import (
+    MATCH_CONDITION,
+    MATCH_FROM,
+    MATCH_KEY,
+    holds_words,
+    match_params,
+    prompt_words,
+)
 
 # The images table is the record's fields, and the words ``q`` searches (data/search.py);
 # its tags live in image_tags.
@@ -236,7 +243,10 @@ def _one_set(
     newest first, read through the index of the filter that drives (``own``: the
     viewer's own images, found by their author)."""
     conditions = [visible]
-    if filter.q is not None:
+    if filter.q is not None and own:  # the viewer's few images, each checked for the words
+        source, key = _BY_AUTHOR[dialect], "i.id"
+        conditions.append(holds_words(filter.q, dialect))
+    elif filter.q is not None:
         source, key = MATCH_FROM[dialect], MATCH_KEY[dialect]
         conditions.append(MATCH_CONDITION[dialect])
     elif filter.tag is not None and not own:
@@ -244,13 +254,11 @@ def _one_set(
     elif filter.author is not None or own:
         source, key = _BY_AUTHOR[dialect], "i.id"
     else:
-        source, key = "images i", "i.id"
-    if filter.tag is not None:
-        conditions.append(
-            "t.tag = %(tag)s"
-            if source == _BY_TAG[dialect]
-            else "EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.tag = %(tag)s)"
-        )
+        source, key = _NEWEST[dialect], "i.id"
+    if filter.tag is not None and source == _BY_TAG[dialect]:
+        conditions.append("t.tag = %(tag)s")
+    elif filter.tag is not None:  # looked up for each image the driving index gives
+        source += f" {_THEN[dialect]} image_tags t ON t.image_id = i.id AND t.tag = %(tag)s"
     if filter.author is not None:
         conditions.append("i.author = %(author)s")
     if after is not None:
@@ -271,6 +279,10 @@ _BY_TAG = {
     "mysql": "image_tags t STRAIGHT_JOIN images i ON i.id = t.image_id",
     "sqlite": "image_tags t CROSS JOIN images i ON i.id = t.image_id",
 }
+_THEN = {"mysql": "STRAIGHT_JOIN", "sqlite": "CROSS JOIN"}
+# The public images with no filter: MySQL would take ix_images_private by its constant and
+# read it from the newest image down to a cursor; the primary key reads from the cursor.
+_NEWEST = {"mysql": "images i FORCE INDEX (PRIMARY)", "sqlite": "images i"}
 _BY_AUTHOR = {
     "mysql": "images i FORCE INDEX (ix_images_author)",
     "sqlite": "images i INDEXED BY ix_images_author",

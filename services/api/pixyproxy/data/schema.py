@@ -177,15 +177,20 @@ MIGRATIONS: dict[int, Statements] = {
     # index tokens, filled in for the images already there, then indexed. On MySQL an
     # InnoDB FULLTEXT index (its first on the table: InnoDB rebuilds the table once to add
     # its document id); on SQLite an FTS5 table over the column, external content, kept in
-    # step by triggers in the writing transaction itself.
+    # step by triggers in the writing transaction itself. And the author index holds
+    # ``private`` before the id, so a viewer's own private images are a range of their own
+    # (data/images.py, list_query), however many public ones they have.
     5: Statements(
         mysql=(
-            "ALTER TABLE images ADD COLUMN prompt_words TEXT CHARACTER SET ascii NULL",
+            "ALTER TABLE images ADD COLUMN prompt_words TEXT CHARACTER SET ascii NULL,"
+            " DROP INDEX ix_images_author, ADD INDEX ix_images_author (author, private, id)",
             fill_prompt_words,
             "ALTER TABLE images ADD FULLTEXT INDEX ft_images_prompt_words (prompt_words)",
         ),
         sqlite=(
             "ALTER TABLE images ADD COLUMN prompt_words TEXT NULL",
+            "DROP INDEX ix_images_author",
+            "CREATE INDEX ix_images_author ON images (author, private, id)",
             fill_prompt_words,
             "CREATE VIRTUAL TABLE images_fts USING fts5("
             "prompt_words, content='images', content_rowid='id', tokenize='ascii', detail=none)",

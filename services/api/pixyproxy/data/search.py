@@ -95,10 +95,22 @@ MATCH_CONDITION = {
 
 
 def match_params(q: str, dialect: Dialect) -> dict[str, Any]:
+    """The parameters of ``MATCH_CONDITION`` (``q``) and of ``holds_words`` (``q_<n>``)."""
     tokens = query_tokens(q)
+    like = {f"q_{n}": f"% {t}%" for n, t in enumerate(tokens)}
     if dialect == "mysql":
-        return {"q": " ".join(f"+{t}*" for t in tokens)}
-    return {"q": " AND ".join(f'"{t}"*' for t in tokens)}
+        return {"q": " ".join(f"+{t}*" for t in tokens), **like}
+    return {"q": " AND ".join(f'"{t}"*' for t in tokens), **like}
+
+
+def holds_words(q: str, dialect: Dialect) -> str:
+    """The same match as the index's, as a check of one row's ``prompt_words``: for a few
+    rows found another way (the viewer's own images) it costs less than asking the index
+    for every match. Its patterns are ``match_params``'s ``q_<n>``: tokens are lowercase
+    letters and digits, so nothing in them is a LIKE wildcard, and SQLite's LIKE, which
+    folds ASCII case, compares them as MySQL's does."""
+    held = "CONCAT(' ', i.prompt_words)" if dialect == "mysql" else "(' ' || i.prompt_words)"
+    return " AND ".join(f"{held} LIKE %(q_{n})s" for n in range(len(query_tokens(q))))
 
 
 def fill_prompt_words(cursor: Cursor) -> None:
