@@ -25,7 +25,7 @@ from pixyproxy.core.settings import load_settings
 from pixyproxy.data.database import Cursor, Database, Dialect
 from pixyproxy.data.images import list_query
 from pixyproxy.data.init import migrate, open_database
-from pixyproxy.data.search import TOKEN_MARK, token
+from pixyproxy.data.search import WORD_MARK, token
 from tests.support.mysql import (
     admin_connection,
     mysql_base_url,
@@ -49,8 +49,8 @@ _PROMPT = {
     "sqlite": "'prompt ' || n || iif(n % 10 = 0, ' fox', '')",
 }
 _WORDS = {
-    "mysql": f"CONCAT('{token('prompt')} {TOKEN_MARK}', n, IF(n % 10 = 0, ' {token('fox')}', ''))",
-    "sqlite": f"'{token('prompt')} {TOKEN_MARK}' || n || iif(n % 10 = 0, ' {token('fox')}', '')",
+    "mysql": f"CONCAT('{token('prompt')} {WORD_MARK}', n, IF(n % 10 = 0, ' {token('fox')}', ''))",
+    "sqlite": f"'{token('prompt')} {WORD_MARK}' || n || iif(n % 10 = 0, ' {token('fox')}', '')",
 }
 _IMAGES = (
     "INSERT INTO images (guid, filename, prompt, prompt_words, author, private, size_bytes,"

@@ -16,11 +16,11 @@ from pydantic import ValidationError
 
 from pixyproxy.core.models import ImageFilter, ImageListQuery
 from pixyproxy.core.words import words
+from pixyproxy.data import search
 from pixyproxy.data.database import Database
 from pixyproxy.data.images import ImageRepository, SqlImageRepository
 from pixyproxy.data.init import migrate, schema_version
 from pixyproxy.data.schema import MIGRATIONS, VERSION_TABLE
-from pixyproxy.data import search
 from pixyproxy.data.search import TOKEN_MAX, matches, prompt_words, token
 from pixyproxy.data.sqlite import SQLiteDatabase
 from tests.support.fakes import FakeImageRepository, sql_or_fake
@@ -30,7 +30,8 @@ from tests.support.records import make_record
 # scripts without spaces, and words longer than an index token.
 PIECES = [
     "fox", "Fox", "FÖX", "foxé", "fo", "straße", "STRASSE", "the", "The", "a", "i", "I",
-    "\u0131", "İ", "z", "zz", "zebra", "ﬃ", "ffi", "Ｆｏｘ", "月", "光", "月光", "кот", "Кошка",
+    "\u0131", "İ", "z", "zz", "zebra", "ﬃ", "ffi", "\uff26\uff4f\uff58", "月", "光", "月光",
+    "кот", "Кошка",
     "123", "1", "ä", "a\u0308", "k", "\u212a", "x" * 90, "é" * 30, "\u00e9" * 17,
 ]  # fmt: skip
 # What only separates words, operators and wildcards of LIKE, InnoDB and FTS5 among them.
@@ -95,7 +96,7 @@ def test_words_are_caseless_accentless_and_begin_words(repo: ImageRepository) ->
     fox = str(repo.insert(make_record("A Red FOX, at dusk")).guid)
     cafe = str(repo.insert(make_record("Café in der Straße, ﬁne")).guid)
     moon = str(repo.insert(make_record("一只猫在月光下")).guid)
-    assert found(repo, "fox") == found(repo, "Ｆｏｘ") == found(repo, "re fo") == {fox}
+    assert found(repo, "fox") == found(repo, "\uff26\uff4f\uff58") == found(repo, "re fo") == {fox}
     assert found(repo, "cafe") == found(repo, "CAFÉ") == found(repo, "cafe\u0301") == {cafe}
     assert found(repo, "strasse") == found(repo, "STRASS") == found(repo, "fine") == {cafe}
     assert found(repo, "光 月") == found(repo, "猫") == {moon}
@@ -165,11 +166,12 @@ def test_search_keeps_private_images_to_their_author(repo: ImageRepository) -> N
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
 def database_before_search(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
     """A database at schema version 3, as PixyProxy made it before search had an index."""
-    if request.param == "mysql":
-        database: Database = request.getfixturevalue("empty_mysql_database")
-    else:
-        database = SQLiteDatabase(str(tmp_path / "old.db"))
-        request.addfinalizer(database.close)
+    own = request.param == "sqlite"
+    database: Database = (
+        SQLiteDatabase(str(tmp_path / "old.db"))
+        if own
+        else request.getfixturevalue("empty_mysql_database")
+    )
     with database.writing() as cursor:
         steps = VERSION_TABLE.for_dialect(database.dialect)
         for version in (1, 2, 3):
@@ -181,6 +183,8 @@ def database_before_search(tmp_path: Path, request: pytest.FixtureRequest) -> It
                 "INSERT INTO schema_version VALUES (%(v)s, '2025-01-01 00:00:00')", {"v": version}
             )
     yield database
+    if own:
+        database.close()
 
 
 def _insert_as_version_3(database: Database, prompt: str, n: int) -> str:

@@ -4,7 +4,7 @@
 caselessly and without accents, the same way on every database, because both the prompt
 and ``q`` go through ``words`` here before any database sees them:
 
-- compatibility forms become their plain letters (fullwidth ``ａ`` is ``a``, the ligature
+- compatibility forms become their plain letters (fullwidth letters are the plain ones, the ligature
   ``ﬃ`` is ``ffi``), case is folded (``Straße`` is ``strasse``), and combining marks go
   (``é``, precomposed or not, is ``e``);
 - a word is a run of letters and digits (Unicode categories L and N); everything else

@@ -312,4 +312,3 @@ def _tags_by_image(cursor: Cursor, image_ids: list[int]) -> dict[int, list[str]]
     for row in cursor.fetchall():
         tags.setdefault(row["image_id"], []).append(row["tag"])
     return tags
-

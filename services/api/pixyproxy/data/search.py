@@ -8,7 +8,7 @@ by triggers on SQLite: ``data/schema.py``, migration 5) only splits that column 
 spaces. A token is made of ``a``-``z`` and ``0``-``9`` alone, which every parser takes as
 one word:
 
-- it starts with ``TOKEN_MARK``, two letters, so no token is a stopword or shorter than
+- it starts with ``WORD_MARK``, two letters, so no token is a stopword or shorter than
   InnoDB's ``innodb_ft_min_token_size`` (3);
 - each character of the word follows as one code word of a prefix-free code: ``a``-``y``
   and digits as themselves, ``z`` as ``zz``, any other character as ``z`` and four hex
@@ -31,7 +31,7 @@ from typing import Any
 from pixyproxy.core.words import words
 from pixyproxy.data.database import Cursor, Dialect
 
-TOKEN_MARK = "xw"
+WORD_MARK = "xw"
 TOKEN_MAX = 84
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxy0123456789")
 FILL_BATCH = 1000
@@ -48,7 +48,7 @@ def _code(char: str) -> str:
 
 def token(word: str) -> str:
     """The index token of one word (``core/words.py``), at most ``TOKEN_MAX`` long."""
-    text = TOKEN_MARK
+    text = WORD_MARK
     for char in word:
         code = _code(char)
         if len(text) + len(code) > TOKEN_MAX:

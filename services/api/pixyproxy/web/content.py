@@ -6,9 +6,19 @@ are never stored by caches).
 A store plugs in through the kind of content its ``open`` gives (``data/store.py``):
 ``_body`` turns each kind into a response. A local file goes to Starlette's
 ``FileResponse``, which sends the ranges this module has checked.
+
+With ``PIXY_CONTENT_OFFLOAD=x-accel`` an nginx in front sends local files instead
+(``XAccelRedirect``): once the caller may see the image and has not got it already (304),
+the answer is empty, names the file under the prefix in ``X-Accel-Redirect`` and carries
+our Content-Type, ETag and Cache-Control; nginx serves the file from its internal location
+with sendfile, ranges included (it checks them: no range logic travels with the redirect).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import FileResponse
@@ -28,13 +38,36 @@ class ImageFileResponse(FileResponse):
     chunk_size = 256 * 1024
 
 
-def content_response(request: Request, content: ImageContent) -> Response:
+@dataclass(frozen=True)
+class XAccelRedirect:
+    """Local files are nginx's to send: ``root`` (the store's) is served at ``prefix``."""
+
+    prefix: str
+    root: Path
+
+    def location(self, path: Path) -> str | None:
+        """The internal URI of ``path``; None for a file outside the root."""
+        try:
+            relative = path.relative_to(self.root)
+        except ValueError:
+            return None
+        return self.prefix + quote(relative.as_posix())
+
+
+def content_response(
+    request: Request, content: ImageContent, offload: XAccelRedirect | None = None
+) -> Response:
     headers = {
         "ETag": content.etag,
         "Cache-Control": PRIVATE_CACHE if content.private else PUBLIC_CACHE,
     }
     if _matches(request.headers.get("if-none-match"), content.etag):
         return Response(status_code=304, headers=headers)
+    if offload is not None and isinstance(content.stored, LocalFile):
+        location = offload.location(content.stored.path)
+        if location is not None:
+            headers["X-Accel-Redirect"] = location
+            return Response(status_code=200, headers=headers, media_type=content.content_type)
     if (range_header := request.headers.get("range")) is not None:
         byte_ranges(range_header, content.stored.size_bytes)  # a bad one: problem JSON
     return _body(content.stored, content.content_type, headers)

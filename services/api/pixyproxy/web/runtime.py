@@ -22,6 +22,7 @@ from pixyproxy.data.quotas import SqlQuotaRepository
 from pixyproxy.data.store import ImageStore
 from pixyproxy.service.images import ImageServices
 from pixyproxy.web.auth import DevTokens, TokenVerifier
+from pixyproxy.web.content import XAccelRedirect
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Runtime:
     images: ImageServices
     tokens: TokenVerifier
     dev_tokens: DevTokens | None  # the gallery's dev sign-in; None outside dev mode
+    offload: XAccelRedirect | None = None  # nginx sends the content (PIXY_CONTENT_OFFLOAD)
 
 
 @asynccontextmanager
@@ -59,6 +61,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             images=images,
             tokens=TokenVerifier(settings),
             dev_tokens=DevTokens.for_settings(settings),
+            offload=(
+                XAccelRedirect(settings.content_offload_prefix, store.root)
+                if settings.content_offload == "x-accel"
+                else None
+            ),
         )
     finally:
         await generator.aclose()
