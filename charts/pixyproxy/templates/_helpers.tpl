@@ -112,6 +112,10 @@ Call with (dict "image" .Values.image "ctx" $ "what" "image").
 {{- include "pixyproxy.imageRef" (dict "image" .Values.openaiMock.image "ctx" . "what" "openaiMock.image") }}
 {{- end }}
 
+{{- define "pixyproxy.contentServer.image" -}}
+{{- include "pixyproxy.imageRef" (dict "image" .Values.contentServer.image "ctx" . "what" "contentServer.image") }}
+{{- end }}
+
 {{- define "pixyproxy.mysql.image" -}}
 {{- include "pixyproxy.imageRef" (dict "image" .Values.mysql.image "ctx" . "what" "mysql.image") }}
 {{- end }}
@@ -350,6 +354,10 @@ a generated secret does not change it between install and upgrade).
 
 {{/* Every cross-value rule the schema cannot express; rendered once from validate.yaml. */}}
 {{- define "pixyproxy.validate" -}}
+{{- $storage := .Values.storage | default dict }}
+{{- if and .Values.contentServer.enabled (eq (toString ($storage.backend | default "filesystem")) "s3") }}
+{{- fail "contentServer.enabled sends files of the image volume, and storage.backend=s3 has none: with S3 the content redirect (storage.s3) is the offload; turn contentServer off" }}
+{{- end }}
 {{- $multi := or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
 {{- if and $multi (not (include "pixyproxy.storageShared" .)) }}
 {{- if not .Values.persistence.enabled }}
