@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from pixyproxy.core.text import FORBIDDEN, VISIBLE, check_characters, is_blank
-from pixyproxy.core.words import words
+from pixyproxy.core.words import word_class, words
 
 PROMPT_MAX_CHARS = 4000
 TAG_MAX_COUNT = 16
@@ -78,9 +78,14 @@ Prompt = Annotated[
     AfterValidator(_check_prompt),
 ]
 Tag = Annotated[str, Field(pattern=TAG_PATTERN.pattern), AfterValidator(_check_tag)]
-SearchText = Annotated[
-    str, Field(json_schema_extra={"pattern": rf"^[^{FORBIDDEN}]*$"}), AfterValidator(_check_search)
-]
+
+
+def _search_schema(schema: dict[str, Any]) -> None:
+    # A word character between allowed ones; the class is long, so made when asked for.
+    schema["pattern"] = rf"^[^{FORBIDDEN}]*[{word_class()}][^{FORBIDDEN}]*$"
+
+
+SearchText = Annotated[str, Field(json_schema_extra=_search_schema), AfterValidator(_check_search)]
 
 
 class GenerateRequest(BaseModel):

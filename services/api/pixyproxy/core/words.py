@@ -51,3 +51,22 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=4096)
 def _solo(char: str) -> bool:
     return char > "\u2e7f" and unicodedata.name(char, "").startswith(_SOLO_NAMES)
+
+
+@lru_cache(maxsize=1)
+def word_class() -> str:
+    """The characters that make a word, as the inside of a regular-expression character
+    class (literal characters, valid for Python and for ECMA-262 with the u flag): those
+    whose folded form holds a letter or digit. A text has a word exactly when it holds
+    one of them. Made when first asked for (the OpenAPI schema): it reads every code point."""
+    ranges: list[tuple[int, int]] = []
+    for point in range(0x110000):
+        if 0xD800 <= point <= 0xDFFF or not words(chr(point)):
+            continue
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1] = (ranges[-1][0], point)
+        else:
+            ranges.append((point, point))
+    return "".join(
+        chr(first) if first == last else f"{chr(first)}-{chr(last)}" for first, last in ranges
+    )
