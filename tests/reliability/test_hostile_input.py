@@ -219,7 +219,7 @@ def test_sql_in_free_text_filters_is_just_text(api_db: httpx.Client) -> None:
         {"author": "' OR '1'='1"},
         {"author": "x' UNION SELECT guid FROM images --"},
         {"q": "%' OR 1=1 --"},  # the words "or" and "1", which no prompt here has
-        {"q": "\" -fox* +(a) @x"},  # words of InnoDB's and FTS5's syntax, as text
+        {"q": '" -fox* +(a) @x'},  # words of InnoDB's and FTS5's syntax, as text
     ):
         response = api_db.get("/image", params=params)
         assert response.status_code == 200 and response.json() == [], params
