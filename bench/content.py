@@ -5,8 +5,9 @@
 - ``6_content_offload``: PixyProxy behind nginx with ``PIXY_CONTENT_OFFLOAD=x-accel``: the
   app checks visibility and answers with ``X-Accel-Redirect``, nginx sends the file.
 
-The offload runs only when this PixyProxy has the setting (``content_offload`` among its
-settings' fields); otherwise the run says "not available" and the target is not measured.
+The offload runs with the product's own settings (``offload_env``: ``PIXY_CONTENT_OFFLOAD``
+and ``PIXY_CONTENT_OFFLOAD_PREFIX``); a PixyProxy without them (an older checkout) makes
+the run say "not available" instead of measuring the target.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -17,17 +16,12 @@ from pathlib import Path
 import httpx
 
 from bench.servers import Server, ServerError
+from tests.support.nginx import nginx_path
 from tests.support.ports import free_port
 
 TEMPLATE = Path(__file__).resolve().parent / "nginx" / "nginx.conf.in"
 DEFAULT_OFFLOAD_PREFIX = "/_protected/"
 START_TIMEOUT_S = 15.0
-
-
-def nginx_path() -> str | None:
-    return shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
 
 
 def render(

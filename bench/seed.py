@@ -33,13 +33,13 @@ from bench.mysql import MySQLTarget, SeedError, drop_database, migrate
 from bench.seeddata import SeedImage, seed_image, seed_images
 from bench.writers import WRITERS
 from pixyproxy.core.models import ImageRecord
-from pixyproxy.data.images import IMAGES
+from pixyproxy.data.images import WRITTEN, row_params
 from tests.support.png import rgb_png
 
 __all__ = ["MySQLTarget", "SeedError", "Seeded", "drop_database", "remove_generated", "seed"]
 
 SEED_MODEL = "bench-seed"
-SEED_FORMAT = 2  # bump when the seeded data changes shape, so old seeds are rebuilt
+SEED_FORMAT = 3  # bump when the seeded data changes shape, so old seeds are rebuilt
 SOURCES_PER_BLOCK = 8  # distinct files among neighbouring images
 LINKS_PER_SOURCE = 50_000  # under ext4's 65,000 links per inode
 PNG_SIDE = 1024
@@ -132,8 +132,9 @@ def store_path(storage: Path, guid: str) -> Path:
 
 
 def image_columns() -> tuple[str, ...]:
-    """The images table's columns as the repository writes them, plus the id we choose."""
-    return ("id", *IMAGES.written)
+    """The images table's columns as the repository writes them (the search words among
+    them), plus the id we choose."""
+    return ("id", *WRITTEN)
 
 
 def image_rows(images: list[SeedImage], sources: list[SourcePng]) -> list[dict[str, Any]]:
@@ -158,7 +159,7 @@ def image_rows(images: list[SeedImage], sources: list[SourcePng]) -> list[dict[s
             model=SEED_MODEL,
             sha256=source.sha256,
         )
-        rows.append({"id": image.id, **IMAGES.to_params(record)})
+        rows.append({"id": image.id, **row_params(record)})
     return rows
 
 

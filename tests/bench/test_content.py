@@ -1,8 +1,9 @@
 """The content comparison's parts: the offload is measured only when the package has its
 setting (else "not available"), and the nginx config serves the store alone and, behind
 the app, passes the app's ETag and Cache-Control with the redirect, sends ranges, and
-leaves 304s to the app. The app side of the offload does not exist yet: a small HTTP
-server stands in for it, answering as PIXY_CONTENT_OFFLOAD=x-accel is to answer."""
+leaves 304s to the app. A small HTTP server stands in for the app, answering as
+PIXY_CONTENT_OFFLOAD=x-accel does (the real one behind the chart's nginx config:
+tests/chart/test_content_server.py)."""
 
 from __future__ import annotations
 

@@ -19,8 +19,9 @@ from bench import seed as seeding
 from bench.mysql import MySQLTarget, drop_database
 from bench.seeddata import codename, seed_image, seed_images
 from bench.writers import tsv_field
-from pixyproxy.data.images import IMAGES
+from pixyproxy.data.images import WRITTEN
 from pixyproxy.data.png import png_dimensions
+from pixyproxy.data.search import match_params
 from tests.support.mysql import mysql_base_url
 
 pytestmark = pytest.mark.mysql
@@ -109,9 +110,20 @@ def test_load_data_and_insert_write_the_same_rows(target: MySQLTarget, tmp_path:
 
 
 def test_the_seeder_writes_the_repository_s_own_columns(tmp_path: Path) -> None:
-    assert seeding.image_columns() == ("id", *IMAGES.written)
+    assert seeding.image_columns() == ("id", *WRITTEN)  # the search words among them
     sources = seeding.make_sources(tmp_path, 8)
-    assert set(seeding.image_rows(seed_images(1, 1), sources)[0]) == set(IMAGES.written) | {"id"}
+    assert set(seeding.image_rows(seed_images(1, 1), sources)[0]) == set(WRITTEN) | {"id"}
+
+
+def test_seeded_images_are_found_by_their_words(target: MySQLTarget, tmp_path: Path) -> None:
+    """The q scenarios search the full-text index: a codename finds its one image."""
+    seeding.seed(target, tmp_path, 40, method="load-data")
+    q = match_params(codename(7), "mysql")["q"]
+    found = rows(
+        target,
+        f"SELECT id FROM images WHERE MATCH (prompt_words) AGAINST ('{q}' IN BOOLEAN MODE)",
+    )
+    assert found == [(7,)]
 
 
 @settings(max_examples=200, deadline=None)

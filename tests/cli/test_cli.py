@@ -14,7 +14,7 @@ from jose import jwt
 
 from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.init import open_database, schema_version
-from pixyproxy.data.schema import LATEST_VERSION
+from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS
 from pixyproxy.data.store import ORIGINAL
 from tests.support.stored import age_files
 
@@ -52,7 +52,7 @@ def test_db_init_from_several_processes_at_once(mysql_url: str, make_settings) -
         with database.reading() as cursor:
             cursor.execute("SELECT COUNT(*) AS n FROM schema_version")
             row = cursor.fetchone()
-        assert row is not None and row["n"] == LATEST_VERSION
+        assert row is not None and row["n"] == len(MIGRATIONS)
     finally:
         database.close()
 

@@ -113,17 +113,24 @@ def test_filters_combine(repo: ImageRepository) -> None:
     assert {r.guid for r in all_pages(repo, tag="fox")} == {a.guid, c.guid}
     assert [r.guid for r in all_pages(repo, tag="red", author="alice")] == [a.guid]
     assert [r.guid for r in all_pages(repo, tag="fox", q="red")] == [a.guid]
-    assert all_pages(repo, tag="fox", q="RED") == []  # search is case-sensitive
+    assert [r.guid for r in all_pages(repo, tag="fox", q="RED")] == [a.guid]  # words, caseless
+    assert all_pages(repo, tag="car", q="fox") == []
     assert all_pages(repo, tag="fox", author="bob") == []
 
 
-def test_search_treats_like_wildcards_literally(repo: ImageRepository) -> None:
-    literal = repo.insert(make_record("100% organic_cotton!"))
-    repo.insert(make_record("100 organic cotton"))
-    assert [r.guid for r in all_pages(repo, q="100%")] == [literal.guid]
-    assert [r.guid for r in all_pages(repo, q="c_cotton")] == [literal.guid]
-    assert [r.guid for r in all_pages(repo, q="100_")] == []
-    assert [r.guid for r in all_pages(repo, q="n!")] == [literal.guid]
+def test_search_finds_words_by_their_beginning_and_nothing_in_q_is_an_operator(
+    repo: ImageRepository,
+) -> None:
+    cotton = repo.insert(make_record("100% organic_cotton!"))
+    wool = repo.insert(make_record("a wool scarf, not cotton-free"))
+    both = {cotton.guid, wool.guid}
+    assert {r.guid for r in all_pages(repo, q="cott")} == both
+    assert {r.guid for r in all_pages(repo, q="100%")} == {cotton.guid}  # % separates
+    assert {r.guid for r in all_pages(repo, q="org* -cotton")} == {cotton.guid}  # not NOT
+    assert {r.guid for r in all_pages(repo, q='"wool scarf"')} == {wool.guid}
+    assert {r.guid for r in all_pages(repo, q="scarf wool")} == {wool.guid}  # any order
+    assert all_pages(repo, q="otton") == []  # the beginning of a word, not any substring
+    assert all_pages(repo, q="cotton silk") == []  # every word
 
 
 def test_cursor_of_unknown_or_invisible_image_is_rejected(repo: ImageRepository) -> None:

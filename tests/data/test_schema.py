@@ -26,8 +26,10 @@ _INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"
 # What one dialect has and the other spells differently or not at all, named here so the
 # comparison leaves it out: a MySQL FULLTEXT index as (table, index name), SQLite's FTS5
 # tables (and their shadow tables) by name. Collations are not compared at all.
-MYSQL_ONLY_INDEXES: set[tuple[str, str]] = set()
-SQLITE_ONLY_TABLES: set[str] = set()
+MYSQL_ONLY_INDEXES: set[tuple[str, str]] = {("images", "ft_images_prompt_words")}
+SQLITE_ONLY_TABLES: set[str] = {
+    "images_fts", "images_fts_config", "images_fts_data", "images_fts_docsize", "images_fts_idx",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -198,13 +200,13 @@ def test_both_dialects_migrate_to_the_same_schema(
 
 def test_every_field_of_an_image_is_a_column(database: Database) -> None:
     columns = [column.name for column in shape(database)["images"].columns]
-    assert sorted(columns) == sorted(IMAGES.read)
+    assert sorted(columns) == sorted([*IMAGES.read, "prompt_words"])  # and q's words
     assert "tags" not in columns and "id" in columns
     assert "id" not in IMAGES.written
 
 
 def test_every_migration_is_written_for_both_dialects() -> None:
-    assert sorted(MIGRATIONS) == list(range(1, LATEST_VERSION + 1))
+    assert sorted(MIGRATIONS)[0] == 1 and max(MIGRATIONS) == LATEST_VERSION
     for version, statements in MIGRATIONS.items():
         assert statements.mysql and statements.sqlite, version
 
@@ -216,7 +218,7 @@ def test_reading_the_version_runs_no_ddl(tmp_path: Path) -> None:
         with database.reading() as cursor:
             cursor.execute("SELECT name FROM sqlite_master")
             assert cursor.fetchall() == [], "reading the version created something"
-        assert migrate(database) == list(range(1, LATEST_VERSION + 1))
+        assert migrate(database) == sorted(MIGRATIONS)
         assert schema_version(database) == LATEST_VERSION
         assert migrate(database) == []
     finally:
@@ -245,17 +247,20 @@ def test_migrating_an_existing_database_makes_its_identities_exact(
     database = empty_mysql_database
     with database.writing() as cursor:
         for statement in VERSION_TABLE.mysql + MIGRATIONS[1].mysql + MIGRATIONS[2].mysql:
+            assert isinstance(statement, str)
             cursor.execute(statement)
         cursor.execute("INSERT INTO schema_version VALUES (1, NOW(6)), (2, NOW(6))")
         cursor.execute(  # a claim as version 2 made it
             "INSERT INTO idempotency_keys VALUES ('José', 'k', 'h', 'pending', NULL,"
             " UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 MINUTE)"
         )
+        secret = make_record(author="José", private=True)  # written as version 2 did
+        cursor.execute(IMAGES.insert("images"), IMAGES.to_params(secret))
+        secret = secret.model_copy(update={"id": cursor.lastrowid})
     repo = SqlImageRepository(database)
-    secret = repo.insert(make_record(author="José", private=True))
     assert repo.get(secret.guid, viewer="JOSÉ") is not None  # the defect: folded alike
 
-    assert migrate(database) == list(range(3, LATEST_VERSION + 1))
+    assert migrate(database) == [v for v in sorted(MIGRATIONS) if v >= 3]
     keys, now = SqlIdempotencyRepository(database), datetime.now(UTC)
     assert repo.get(secret.guid, viewer="José") == secret  # the author is unchanged
     for other in ("JOSÉ", "jose", "José ", "Jose\u0301"):

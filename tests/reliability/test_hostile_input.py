@@ -218,11 +218,13 @@ def test_sql_in_free_text_filters_is_just_text(api_db: httpx.Client) -> None:
     for params in (
         {"author": "' OR '1'='1"},
         {"author": "x' UNION SELECT guid FROM images --"},
-        {"q": "%' OR 1=1 --"},
-        {"q": "_%"},
+        {"q": "%' OR 1=1 --"},  # the words "or" and "1", which no prompt here has
+        {"q": '" -fox* +(a) @x'},  # words of InnoDB's and FTS5's syntax, as text
     ):
         response = api_db.get("/image", params=params)
         assert response.status_code == 200 and response.json() == [], params
+    for q in ("_%", "' --", "*", '"'):  # no word to search for: refused, never everything
+        assert_problem(api_db.get("/image", params={"q": q}), 422, "validation_failed")
     assert_problem(api_db.get("/image", params={"tag": "' OR 1=1"}), 422, "validation_failed")
 
 

@@ -21,6 +21,7 @@ from pixyproxy.core.errors import DatabaseUnavailable, ImageNotFound, StorageUna
 from pixyproxy.core.models import GeneratedImage, ImageFilter, ImagePage, ImageRecord
 from pixyproxy.data.database import Database, DuplicateKey
 from pixyproxy.data.idempotency import Claim
+from pixyproxy.data.search import matches as search_matches
 from pixyproxy.data.store import StoredItem, Variant
 from tests.support.png import tiny_png
 
@@ -118,7 +119,7 @@ def _matches(record: ImageRecord, filter: ImageFilter) -> bool:
     return (
         (filter.tag is None or filter.tag in record.tags)
         and (filter.author is None or record.author == filter.author)
-        and (filter.q is None or filter.q in record.prompt)
+        and (filter.q is None or search_matches(filter.q, record.prompt))
     )
 
 

@@ -112,6 +112,10 @@ Call with (dict "image" .Values.image "ctx" $ "what" "image").
 {{- include "pixyproxy.imageRef" (dict "image" .Values.openaiMock.image "ctx" . "what" "openaiMock.image") }}
 {{- end }}
 
+{{- define "pixyproxy.contentServer.image" -}}
+{{- include "pixyproxy.imageRef" (dict "image" .Values.contentServer.image "ctx" . "what" "contentServer.image") }}
+{{- end }}
+
 {{- define "pixyproxy.mysql.image" -}}
 {{- include "pixyproxy.imageRef" (dict "image" .Values.mysql.image "ctx" . "what" "mysql.image") }}
 {{- end }}
@@ -370,6 +374,9 @@ a generated secret does not change it between install and upgrade).
 {{- define "pixyproxy.validate" -}}
 {{- if and (include "pixyproxy.s3" .) (not .Values.storage.s3.bucket) }}
 {{- fail "storage.backend=s3 needs storage.s3.bucket (an existing bucket; the chart does not create it)" }}
+{{- end }}
+{{- if and .Values.contentServer.enabled (include "pixyproxy.s3" .) }}
+{{- fail "contentServer.enabled sends files of the image volume, and storage.backend=s3 has none: with S3 the content redirect (storage.s3) is the offload; turn contentServer off" }}
 {{- end }}
 {{- $multi := or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
 {{- if and $multi (not (include "pixyproxy.storageShared" .)) }}

@@ -43,7 +43,7 @@ def test_the_search_box_filters_by_prompt_and_the_url_keeps_it(
     expect(page.page.locator("#grid > li")).to_have_count(5)
     assert page.tile_guids() == foxes
     assert query_of(page) == {"q": [f"{name} red fox"]}
-    expect(page.page.locator("#filters")).to_contain_text(f"Prompt contains: {name} red fox")
+    expect(page.page.locator("#filters")).to_contain_text(f"Prompt words: {name} red fox")
 
     page.page.reload()  # a reload (or a shared link) shows the same view
     expect(page.page.locator("#grid > li")).to_have_count(5)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from pixyproxy.core.text import FORBIDDEN, VISIBLE, check_characters, is_blank
+from pixyproxy.core.words import word_class, words
 
 PROMPT_MAX_CHARS = 4000
 TAG_MAX_COUNT = 16
@@ -53,8 +54,12 @@ def _check_prompt(value: str) -> str:
 
 def _check_search(value: str) -> str:
     # What no prompt can hold never matches: refused, rather than handed to a database
-    # that may treat it specially (NUL ends a pattern for some).
-    return check_characters(value, "q")
+    # that may treat it specially (NUL ends a pattern for some). A q without a word would
+    # match nothing or, to a careless index, everything: refused too.
+    check_characters(value, "q")
+    if not words(value):
+        raise ValueError("q must hold a word to search for: a letter or a digit")
+    return value
 
 
 def _check_tag(value: str) -> str:
@@ -73,9 +78,14 @@ Prompt = Annotated[
     AfterValidator(_check_prompt),
 ]
 Tag = Annotated[str, Field(pattern=TAG_PATTERN.pattern), AfterValidator(_check_tag)]
-SearchText = Annotated[
-    str, Field(json_schema_extra={"pattern": rf"^[^{FORBIDDEN}]*$"}), AfterValidator(_check_search)
-]
+
+
+def _search_schema(schema: dict[str, Any]) -> None:
+    # A word character between allowed ones; the class is long, so made when asked for.
+    schema["pattern"] = rf"^[^{FORBIDDEN}]*[{word_class()}][^{FORBIDDEN}]*$"
+
+
+SearchText = Annotated[str, Field(json_schema_extra=_search_schema), AfterValidator(_check_search)]
 
 
 class GenerateRequest(BaseModel):
@@ -181,7 +191,12 @@ class ImageFilter(BaseModel):
         default=None,
         min_length=1,
         max_length=200,
-        description="Text the prompt contains, exactly: case, accents and spaces count.",
+        description="Words the prompt holds: every word of q begins a word of the prompt,"
+        " in any order, ignoring case and accents ('Fox' finds 'a red fox', 'ca' finds"
+        " 'café'). Words are runs of letters and digits; anything else only separates them"
+        " (it is never an operator or a wildcard); each Chinese or Japanese character is a"
+        " word. A q without a letter or digit is 422. Very long words are compared on their"
+        " first 82 index characters (82 Latin letters, 16 of other scripts).",
     )
 
 

@@ -7,6 +7,7 @@ with different settings in one process.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,10 @@ ASYMMETRIC_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", 
 
 MIN_SECRET_CHARS = 32
 MIB = 1024 * 1024
+
+# One path segment or more, each ending in a slash: never "/" itself (every path would be
+# internal), never "." or ".." (nginx would resolve them).
+_OFFLOAD_PREFIX = re.compile(r"/(?:(?!\.\.?/)[A-Za-z0-9._~-]+/)+")
 
 # Kubernetes mounts Secrets as one file per key; these are read when they exist.
 DEFAULT_SECRETS_DIRS = ("/run/secrets", "/run/secrets/pixyproxy")
@@ -87,6 +92,10 @@ class Settings(BaseSettings):
     max_image_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Thumbnails made at once per process: each holds an original's decoded pixels.
     thumbnail_concurrency: int = Field(default=2, ge=1, le=64)
+    # "x-accel": content and thumbnails are sent by the nginx in front (X-Accel-Redirect to
+    # an internal location under the prefix that serves storage_dir); web/content.py.
+    content_offload: Literal["", "x-accel"] = ""
+    content_offload_prefix: str = "/_protected/"
 
     # Image generation
     image_provider: Literal["auto", "openai", "placeholder"] = "auto"
@@ -147,6 +156,16 @@ class Settings(BaseSettings):
         """An empty variable (``FOO=``) means unset, never an empty secret."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("content_offload_prefix")
+    @classmethod
+    def _offload_prefix_is_a_path(cls, value: str) -> str:
+        if not _OFFLOAD_PREFIX.fullmatch(value):
+            raise ValueError(
+                "must start and end with '/' and name a location, such as /_protected/"
+                " (letters, digits, '.', '_', '~', '-' between the slashes)"
+            )
+        return value
+
     @model_validator(mode="after")
     def _provider_has_key(self) -> Settings:
         if self.image_provider == "openai" and self.openai_api_key is None:
@@ -159,6 +178,12 @@ class Settings(BaseSettings):
             raise ValueError("PIXY_STORAGE_BACKEND=s3 needs PIXY_S3_BUCKET")
         if self.s3_prefix.startswith("/") or (self.s3_prefix and not self.s3_prefix.endswith("/")):
             raise ValueError("PIXY_S3_PREFIX: a key prefix like images/ (no leading /, ends in /)")
+        if self.storage_backend == "s3" and self.content_offload:
+            raise ValueError(
+                "PIXY_CONTENT_OFFLOAD: nginx sends files of the image volume, and"
+                " PIXY_STORAGE_BACKEND=s3 has none; with S3, PIXY_S3_CONTENT=redirect is the"
+                " offload"
+            )
         return self
 
     @model_validator(mode="after")

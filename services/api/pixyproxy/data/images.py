@@ -13,29 +13,37 @@ from uuid import UUID
 from pixyproxy.core.models import ImageFilter, ImagePage, ImageRecord
 from pixyproxy.data.database import Cursor, Database, Dialect, expand_list
 from pixyproxy.data.records import Columns
+from pixyproxy.data.search import (
+    MATCH_CONDITION,
+    MATCH_FROM,
+    MATCH_KEY,
+    holds_words,
+    match_params,
+    prompt_words,
+)
 
-# The images table is the record's fields; its tags live in image_tags.
+# The images table is the record's fields, and the words ``q`` searches (data/search.py);
+# its tags live in image_tags.
 IMAGES = Columns(ImageRecord, generated=["id"], elsewhere=["tags"])
+WRITTEN = (*IMAGES.written, "prompt_words")
 _COLUMNS = IMAGES.select("i")
-_INSERT = IMAGES.insert("images")
+_INSERT = (
+    f"INSERT INTO images ({', '.join(WRITTEN)}) VALUES ({', '.join(f'%({c})s' for c in WRITTEN)})"
+)
 
 
-def _visible(alias: str) -> str:
-    """The visibility rule, for the ``images`` row named ``alias``."""
+def row_params(record: ImageRecord) -> dict[str, Any]:
+    """The INSERT's parameters for ``record``: its columns and its search words."""
+    return {**IMAGES.to_params(record), "prompt_words": prompt_words(record.prompt)}
+
+
+def _visible(alias: str, viewer: str | None) -> str:
+    """The visibility rule, for the ``images`` row named ``alias``. For an anonymous
+    viewer it is the public images alone, which an index on (private, id) reads in
+    order."""
+    if viewer is None:
+        return f"{alias}.private = 0"
     return f"({alias}.private = 0 OR {alias}.author = %(viewer)s)"
-
-
-_VISIBLE = _visible("i")
-_LIKE_ESCAPE = "!"
-# ``q``: the prompts that contain it, code point for code point (README, "Search"): case,
-# accents, spaces and invisible characters count, and nothing in it is a wildcard. MySQL's
-# LIKE under a binary collation (the column's own folds case and accents, and ignores some
-# characters) with LIKE's wildcards escaped; SQLite's instr(), which compares bytes (its
-# LIKE folds ASCII case).
-_CONTAINS = {
-    "mysql": f"i.prompt COLLATE utf8mb4_bin LIKE %(q)s ESCAPE '{_LIKE_ESCAPE}'",
-    "sqlite": "instr(i.prompt, %(q)s) > 0",
-}
 
 
 class ImageRepository(Protocol):
@@ -84,7 +92,7 @@ class SqlImageRepository:
         """Two statements whatever the tags: how long a write can take is bounded by its
         round trips (``deadlines.py``)."""
         with self._db.writing() as cursor:
-            cursor.execute(_INSERT, IMAGES.to_params(record))
+            cursor.execute(_INSERT, row_params(record))
             image_id = cursor.lastrowid
             if record.tags:
                 rows = ", ".join(
@@ -100,7 +108,8 @@ class SqlImageRepository:
     def get(self, guid: UUID, *, viewer: str | None) -> ImageRecord | None:
         with self._db.reading() as cursor:
             cursor.execute(
-                f"SELECT {_COLUMNS} FROM images i WHERE i.guid = %(guid)s AND {_VISIBLE}",
+                f"SELECT {_COLUMNS} FROM images i WHERE i.guid = %(guid)s"
+                f" AND {_visible('i', viewer)}",
                 {"guid": str(guid), "viewer": viewer},
             )
             row = cursor.fetchone()
@@ -115,7 +124,8 @@ class SqlImageRepository:
         placeholders, params = expand_list("guid", list(guids))
         with self._db.reading() as cursor:
             cursor.execute(
-                f"SELECT {_COLUMNS} FROM images i WHERE i.guid IN ({placeholders}) AND {_VISIBLE}",
+                f"SELECT {_COLUMNS} FROM images i WHERE i.guid IN ({placeholders})"
+                f" AND {_visible('i', viewer)}",
                 {**params, "viewer": viewer},
             )
             rows = cursor.fetchall()
@@ -194,29 +204,40 @@ def list_query(
     always applied. The cursor's image is found in the same query (a constant subquery on
     the unique guid), so a page is one round trip.
 
+    What a viewer may see is two sets, each read newest first from an index and cut at
+    ``limit``, then merged: the public images, and (for a signed-in viewer) their own
+    private ones. ``private = 0 OR author = ?`` in one query would leave the databases a
+    choice between reading every public image and sorting, or walking the images newest
+    first past whatever the filters drop. In each set one filter drives, the others are
+    checked on its rows: ``q`` (the full-text index), else for the viewer's own set their
+    images (``ix_images_author``: a few, whatever the tag), else ``tag`` (``image_tags``
+    by tag, newest first), else the author; with none, the public images come from
+    ``ix_images_private``. ``tests/data/test_query_plans.py`` holds every shape
+    to its index on both dialects.
+
     On MySQL the page comes back as one row, its guids joined by commas: pymysql decodes
     every row in Python, and fifty of them cost more than one. (SQLite, the embedded
     default, cannot order inside ``group_concat`` before 3.44 and answers row by row.)"""
     params: dict[str, Any] = {"viewer": viewer, "limit": limit}
-    joins, conditions = "", [_VISIBLE]
+    if filter.q is not None:
+        params.update(match_params(filter.q, dialect))
     if filter.tag is not None:
-        joins = " JOIN image_tags t ON t.image_id = i.id AND t.tag = %(tag)s"
         params["tag"] = filter.tag
     if filter.author is not None:
-        conditions.append("i.author = %(author)s")
         params["author"] = filter.author
-    if filter.q is not None:
-        conditions.append(_CONTAINS[dialect])
-        params["q"] = f"%{_escape_like(filter.q)}%" if dialect == "mysql" else filter.q
     if after is not None:
-        conditions.append(
-            f"i.id < (SELECT a.id FROM images a WHERE a.guid = %(after)s AND {_visible('a')})"
-        )
         params["after"] = str(after)
-    sql = (
-        f"SELECT i.id, i.guid FROM images i{joins} WHERE {' AND '.join(conditions)}"
-        " ORDER BY i.id DESC LIMIT %(limit)s"
-    )
+    sets = [_one_set("i.private = 0", viewer=viewer, filter=filter, after=after, dialect=dialect)]
+    if viewer is not None and filter.author in (None, viewer):
+        own = "i.private = 1 AND i.author = %(viewer)s"
+        sets.append(
+            _one_set(own, viewer=viewer, filter=filter, after=after, dialect=dialect, own=True)
+        )
+    if len(sets) == 1:
+        sql = sets[0]
+    else:
+        merged = " UNION ALL ".join(f"SELECT id, guid FROM ({s}) s{n}" for n, s in enumerate(sets))
+        sql = f"SELECT id, guid FROM ({merged}) u ORDER BY id DESC LIMIT %(limit)s"
     if dialect == "mysql":
         sql = (
             f"SELECT GROUP_CONCAT(p.guid ORDER BY p.id DESC SEPARATOR ',') AS guids FROM ({sql}) p"
@@ -224,11 +245,70 @@ def list_query(
     return sql, params
 
 
+def _one_set(
+    visible: str,
+    *,
+    viewer: str | None,
+    filter: ImageFilter,
+    after: UUID | None,
+    dialect: Dialect,
+    own: bool = False,
+) -> str:
+    """One of ``list_query``'s sets: the images ``visible`` names that pass the filters,
+    newest first, read through the index of the filter that drives (``own``: the
+    viewer's own images, found by their author)."""
+    conditions = [visible]
+    if filter.q is not None and own:  # the viewer's few images, each checked for the words
+        source, key = _BY_AUTHOR[dialect], "i.id"
+        conditions.append(holds_words(filter.q, dialect))
+    elif filter.q is not None:
+        source, key = MATCH_FROM[dialect], MATCH_KEY[dialect]
+        conditions.append(MATCH_CONDITION[dialect])
+    elif filter.tag is not None and not own:
+        source, key = _BY_TAG[dialect], "t.image_id"
+    elif filter.author is not None or own:
+        source, key = _BY_AUTHOR[dialect], "i.id"
+    else:
+        source, key = _NEWEST[dialect], "i.id"
+    if filter.tag is not None and source == _BY_TAG[dialect]:
+        conditions.append("t.tag = %(tag)s")
+    elif filter.tag is not None:  # looked up for each image the driving index gives
+        source += f" {_THEN[dialect]} image_tags t ON t.image_id = i.id AND t.tag = %(tag)s"
+    if filter.author is not None:
+        conditions.append("i.author = %(author)s")
+    if after is not None:
+        conditions.append(
+            f"{key} < (SELECT a.id FROM images a WHERE a.guid = %(after)s"
+            f" AND {_visible('a', viewer)})"
+        )
+    return (
+        f"SELECT i.id AS id, i.guid AS guid FROM {source} WHERE {' AND '.join(conditions)}"
+        f" ORDER BY {key} DESC LIMIT %(limit)s"
+    )
+
+
+# The tables a set reads when a filter drives it, in the order they are read: a join
+# whose first table is fixed (SQLite's CROSS JOIN, MySQL's STRAIGHT_JOIN), or the index
+# named (a guess on equal statistics would otherwise read the public images newest first).
+_BY_TAG = {
+    "mysql": "image_tags t STRAIGHT_JOIN images i ON i.id = t.image_id",
+    "sqlite": "image_tags t CROSS JOIN images i ON i.id = t.image_id",
+}
+_THEN = {"mysql": "STRAIGHT_JOIN", "sqlite": "CROSS JOIN"}
+# The public images with no filter: MySQL would take ix_images_private by its constant and
+# read it from the newest image down to a cursor; the primary key reads from the cursor.
+_NEWEST = {"mysql": "images i FORCE INDEX (PRIMARY)", "sqlite": "images i"}
+_BY_AUTHOR = {
+    "mysql": "images i FORCE INDEX (ix_images_author)",
+    "sqlite": "images i INDEXED BY ix_images_author",
+}
+
+
 def _visible_image(cursor: Cursor, guid: UUID, viewer: str | None) -> bool:
     """After an empty page: whether the list ended, or ``guid`` names no image the viewer
     may see."""
     cursor.execute(
-        f"SELECT 1 AS found FROM images i WHERE i.guid = %(guid)s AND {_VISIBLE}",
+        f"SELECT 1 AS found FROM images i WHERE i.guid = %(guid)s AND {_visible('i', viewer)}",
         {"guid": str(guid), "viewer": viewer},
     )
     return cursor.fetchone() is not None
@@ -247,9 +327,3 @@ def _tags_by_image(cursor: Cursor, image_ids: list[int]) -> dict[int, list[str]]
     for row in cursor.fetchall():
         tags.setdefault(row["image_id"], []).append(row["tag"])
     return tags
-
-
-def _escape_like(text: str) -> str:
-    for char in (_LIKE_ESCAPE, "%", "_"):
-        text = text.replace(char, _LIKE_ESCAPE + char)
-    return text

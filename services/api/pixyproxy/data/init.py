@@ -13,7 +13,7 @@ from pixyproxy.core.errors import ConfigurationError, DatabaseUnavailable
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.database import Cursor, Database, db_timestamp
 from pixyproxy.data.mysql import MySQLDatabase, MySQLOptions
-from pixyproxy.data.schema import LATEST_VERSION, MIGRATIONS, VERSION_TABLE
+from pixyproxy.data.schema import MIGRATIONS, VERSION_TABLE, Step
 from pixyproxy.data.sqlite import SQLiteDatabase, sqlite_path
 
 MIGRATION_LOCK = "pixyproxy.schema"
@@ -88,15 +88,22 @@ def _current_version(cursor: Cursor) -> int:
 
 
 def _apply(database: Database, cursor: Cursor) -> list[int]:
-    for statement in VERSION_TABLE.for_dialect(database.dialect):
-        cursor.execute(statement)
+    _run(VERSION_TABLE.for_dialect(database.dialect), cursor)
     applied = []
-    for version in range(_current_version(cursor) + 1, LATEST_VERSION + 1):
-        for statement in MIGRATIONS[version].for_dialect(database.dialect):
-            cursor.execute(statement)
+    current = _current_version(cursor)
+    for version in sorted(v for v in MIGRATIONS if v > current):
+        _run(MIGRATIONS[version].for_dialect(database.dialect), cursor)
         cursor.execute(
             "INSERT INTO schema_version (version, applied_at) VALUES (%(version)s, %(at)s)",
             {"version": version, "at": db_timestamp(datetime.now(UTC))},
         )
         applied.append(version)
     return applied
+
+
+def _run(steps: tuple[Step, ...], cursor: Cursor) -> None:
+    for step in steps:
+        if isinstance(step, str):
+            cursor.execute(step)
+        else:
+            step(cursor)

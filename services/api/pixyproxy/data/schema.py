@@ -7,25 +7,32 @@ schemas have the same tables, columns, keys and indexes, and that every field of
 index, a SQLite FTS5 table) is written in that dialect's statements, and the index or the
 tables are named in that test's MYSQL_ONLY_INDEXES / SQLITE_ONLY_TABLES.
 
+A step is a statement or, where SQL cannot compute what a column holds (an image's
+search words: ``data/search.py``), a function given the migration's cursor.
+
 A migration is never edited once released; changes come as a new number. ``images`` keeps
 the column names of the brief (id, guid, filename, prompt, created_at, updated_at).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from pixyproxy.data.database import Dialect
+from pixyproxy.data.database import Cursor, Dialect
+from pixyproxy.data.search import fill_prompt_words
+
+Step = str | Callable[[Cursor], None]
 
 
 @dataclass(frozen=True)
 class Statements:
     """The same change, as MySQL (and MariaDB) and as SQLite spell it."""
 
-    mysql: tuple[str, ...]
-    sqlite: tuple[str, ...]
+    mysql: tuple[Step, ...]
+    sqlite: tuple[Step, ...]
 
-    def for_dialect(self, dialect: Dialect) -> tuple[str, ...]:
+    def for_dialect(self, dialect: Dialect) -> tuple[Step, ...]:
         return self.mysql if dialect == "mysql" else self.sqlite
 
 
@@ -165,6 +172,48 @@ MIGRATIONS: dict[int, Statements] = {
             """,
         ),
         sqlite=("ALTER TABLE idempotency_keys ADD COLUMN image_guid TEXT NULL",),
+    ),
+    # ``q`` on a full-text index (README, "Search"; data/search.py): each image's words as
+    # index tokens, filled in for the images already there, then indexed. On MySQL an
+    # InnoDB FULLTEXT index (its first on the table: InnoDB rebuilds the table once to add
+    # its document id); on SQLite an FTS5 table over the column, external content, kept in
+    # step by triggers in the writing transaction itself. And the author index holds
+    # ``private`` before the id, so a viewer's own private images are a range of their own
+    # (data/images.py, list_query), however many public ones they have.
+    5: Statements(
+        mysql=(
+            "ALTER TABLE images ADD COLUMN prompt_words TEXT CHARACTER SET ascii NULL,"
+            " DROP INDEX ix_images_author, ADD INDEX ix_images_author (author, private, id)",
+            fill_prompt_words,
+            "ALTER TABLE images ADD FULLTEXT INDEX ft_images_prompt_words (prompt_words)",
+        ),
+        sqlite=(
+            "ALTER TABLE images ADD COLUMN prompt_words TEXT NULL",
+            "DROP INDEX ix_images_author",
+            "CREATE INDEX ix_images_author ON images (author, private, id)",
+            fill_prompt_words,
+            "CREATE VIRTUAL TABLE images_fts USING fts5("
+            "prompt_words, content='images', content_rowid='id', tokenize='ascii', detail=none)",
+            "INSERT INTO images_fts (images_fts) VALUES ('rebuild')",
+            """
+            CREATE TRIGGER images_fts_insert AFTER INSERT ON images BEGIN
+                INSERT INTO images_fts (rowid, prompt_words) VALUES (new.id, new.prompt_words);
+            END
+            """,
+            """
+            CREATE TRIGGER images_fts_delete AFTER DELETE ON images BEGIN
+                INSERT INTO images_fts (images_fts, rowid, prompt_words)
+                    VALUES ('delete', old.id, old.prompt_words);
+            END
+            """,
+            """
+            CREATE TRIGGER images_fts_update AFTER UPDATE OF prompt_words ON images BEGIN
+                INSERT INTO images_fts (images_fts, rowid, prompt_words)
+                    VALUES ('delete', old.id, old.prompt_words);
+                INSERT INTO images_fts (rowid, prompt_words) VALUES (new.id, new.prompt_words);
+            END
+            """,
+        ),
     ),
 }
 

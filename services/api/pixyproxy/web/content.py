@@ -11,6 +11,12 @@ so ranges, multipart ranges, ``If-Range`` and ``HEAD`` behave the same, byte for
 range it sends is one ranged GET streamed from the store, never the whole object in
 memory. In redirect mode (``PIXY_S3_CONTENT=redirect``) the object is not sent but a 307
 to a presigned URL, after the same visibility check, never kept by a cache.
+
+With ``PIXY_CONTENT_OFFLOAD=x-accel`` an nginx in front sends local files instead
+(``XAccelRedirect``): once the caller may see the image and has not got it already (304),
+the answer is empty, names the file under the prefix in ``X-Accel-Redirect`` and carries
+our Content-Type, ETag and Cache-Control; nginx serves the file from its internal location
+with sendfile, ranges included (it checks them: no range logic travels with the redirect).
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import os
 import stat
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from fastapi import Request, Response
@@ -122,13 +131,36 @@ class _ObjectReader:
             await chunks.aclose()  # type: ignore[attr-defined]  # an async generator
 
 
-def content_response(request: Request, content: ImageContent) -> Response:
+@dataclass(frozen=True)
+class XAccelRedirect:
+    """Local files are nginx's to send: ``root`` (the store's) is served at ``prefix``."""
+
+    prefix: str
+    root: Path
+
+    def location(self, path: Path) -> str | None:
+        """The internal URI of ``path``; None for a file outside the root."""
+        try:
+            relative = path.relative_to(self.root)
+        except ValueError:
+            return None
+        return self.prefix + quote(relative.as_posix())
+
+
+def content_response(
+    request: Request, content: ImageContent, offload: XAccelRedirect | None = None
+) -> Response:
     headers = {
         "ETag": content.etag,
         "Cache-Control": PRIVATE_CACHE if content.private else PUBLIC_CACHE,
     }
     if _matches(request.headers.get("if-none-match"), content.etag):
         return Response(status_code=304, headers=headers)
+    if offload is not None and isinstance(content.stored, LocalFile):
+        location = offload.location(content.stored.path)
+        if location is not None:
+            headers["X-Accel-Redirect"] = location
+            return Response(status_code=200, headers=headers, media_type=content.content_type)
     ranges: list[tuple[int, int]] = []
     if (range_header := request.headers.get("range")) is not None:
         ranges = byte_ranges(range_header, content.stored.size_bytes)  # a bad one: problem

@@ -23,6 +23,7 @@ from pixyproxy.data.store import ImageStore
 from pixyproxy.data.stores import open_store
 from pixyproxy.service.images import ImageServices
 from pixyproxy.web.auth import DevTokens, TokenVerifier
+from pixyproxy.web.content import XAccelRedirect
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Runtime:
     dev_tokens: DevTokens | None  # the gallery's dev sign-in; None outside dev mode
     # Origins content redirects send the browser to (the gallery's CSP allows them).
     image_origins: tuple[str, ...] = ()
+    offload: XAccelRedirect | None = None  # nginx sends the content (PIXY_CONTENT_OFFLOAD)
 
 
 def redirect_origins(settings: Settings) -> tuple[str, ...]:
@@ -74,6 +76,11 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             tokens=TokenVerifier(settings),
             dev_tokens=DevTokens.for_settings(settings),
             image_origins=redirect_origins(settings),
+            offload=(
+                XAccelRedirect(settings.content_offload_prefix, settings.storage_dir)
+                if settings.content_offload == "x-accel"
+                else None
+            ),
         )
     finally:
         await generator.aclose()

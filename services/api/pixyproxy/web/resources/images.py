@@ -19,7 +19,7 @@ from pixyproxy.core.models import (
 )
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.web.content import content_response
-from pixyproxy.web.deps import OptionalCaller, images_for
+from pixyproxy.web.deps import OptionalCaller, images_for, runtime_of
 from pixyproxy.web.limits import single_values
 from pixyproxy.web.problems import problem_responses
 from pixyproxy.web.requestlog import LogRoute
@@ -147,7 +147,8 @@ def _bytes_responses(media_type: str) -> dict[int | str, dict[str, Any]]:
 
 
 async def get_image_content(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
-    return content_response(request, await images_for(request, caller).content(guid))
+    content = await images_for(request, caller).content(guid)
+    return content_response(request, content, runtime_of(request).offload)
 
 
 async def get_image_thumbnail(
@@ -157,7 +158,7 @@ async def get_image_thumbnail(
     query: Annotated[ThumbnailQuery, Query()],
 ) -> Response:
     thumbnail = await images_for(request, caller).thumbnail(guid, query.w)
-    return content_response(request, thumbnail)
+    return content_response(request, thumbnail, runtime_of(request).offload)
 
 
 def _add_bytes_routes(

@@ -8,7 +8,7 @@ import { tile } from "./tiles.js";
 
 export const PAGE_SIZE = 50;
 
-const FILTER_LABELS = { q: "Prompt contains", tag: "Tag", author: "Author" };
+const FILTER_LABELS = { q: "Prompt words", tag: "Tag", author: "Author" };
 
 export class Grid {
   constructor({ list, status, loadMore, filtersBar, onFilter }) {
