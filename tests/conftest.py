@@ -96,6 +96,7 @@ def _clean(database: Database) -> None:
         cursor.execute("DELETE FROM images")
         cursor.execute("DELETE FROM idempotency_keys")
         cursor.execute("DELETE FROM generation_counts")
+        cursor.execute("DELETE FROM image_changes")
 
 
 @pytest.fixture
