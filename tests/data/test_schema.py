@@ -192,7 +192,8 @@ def test_both_dialects_migrate_to_the_same_schema(
     for table in sqlite:
         assert sqlite[table] == mysql[table], table
     assert set(sqlite) == {
-        "images", "image_tags", "idempotency_keys", "generation_counts", "schema_version",
+        "images", "image_tags", "image_changes", "idempotency_keys", "generation_counts",
+        "schema_version",
     }  # fmt: skip
 
 
@@ -251,9 +252,11 @@ def test_migrating_an_existing_database_makes_its_identities_exact(
             "INSERT INTO idempotency_keys VALUES ('José', 'k', 'h', 'pending', NULL,"
             " UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) + INTERVAL 1 MINUTE)"
         )
+        made = make_record(author="José", private=True)  # an image as version 2 wrote it
+        cursor.execute(IMAGES.insert("images"), IMAGES.to_params(made))
     repo = SqlImageRepository(database)
-    secret = repo.insert(make_record(author="José", private=True))
-    assert repo.get(secret.guid, viewer="JOSÉ") is not None  # the defect: folded alike
+    secret = repo.get(made.guid, viewer="JOSÉ")  # the defect: folded alike
+    assert secret is not None
 
     assert migrate(database) == list(range(3, LATEST_VERSION + 1))
     keys, now = SqlIdempotencyRepository(database), datetime.now(UTC)

@@ -133,10 +133,16 @@ class FakeImageRepository(_Database):
             current = self.rows.get(guid)
             if current is None:
                 return None
-            changed = edit(current)
-            if changed is current:
+            edited = edit(current)
+            if edited is current:
                 return current
-            changed = changed.model_copy(update={"updated_at": datetime.now(UTC)})
+            changed = current.model_copy(
+                update={
+                    "tags": edited.tags,
+                    "private": edited.private,
+                    "updated_at": datetime.now(UTC),
+                }
+            )
             self.rows[guid] = changed
             self.changes.record([guid], "update")
             return changed
@@ -287,7 +293,9 @@ class FakeIdempotencyRepository(_Database):
         with self._available():
             row = self.keys.get((owner, key))
             if row is not None:
-                pending, committed = row["state"] == "pending", self._committed(row)
+                deleted = row["image_guid"] in self.images.deleted
+                pending = row["state"] == "pending" and not deleted
+                committed = self._committed(row)
                 expired = row["expires_at"] <= now
                 abandoned = (
                     pending
@@ -308,7 +316,7 @@ class FakeIdempotencyRepository(_Database):
                 return Claim("claimed")
             if row["hash"] != request_hash:
                 return Claim("mismatch")
-            if row["image_guid"] in self.images.deleted:
+            if deleted:
                 return Claim("deleted")
             if pending and committed:
                 return Claim("committed", image_guid=row["image_guid"])
@@ -325,7 +333,8 @@ class FakeIdempotencyRepository(_Database):
     def release(self, owner: str, key: str) -> None:
         with self._available():
             row = self.keys.get((owner, key), {})
-            if row.get("state") == "pending" and not self._committed(row):
+            deleted = row.get("image_guid") in self.images.deleted
+            if row.get("state") == "pending" and not deleted and not self._committed(row):
                 del self.keys[(owner, key)]
 
     def _committed(self, row: dict[str, Any]) -> bool:

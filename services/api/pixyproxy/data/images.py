@@ -172,10 +172,16 @@ class SqlImageRepository:
             current = self._locked(cursor, guid)
             if current is None:
                 return None
-            changed = edit(current)
-            if changed is current:
+            edited = edit(current)
+            if edited is current:
                 return current
-            changed = changed.model_copy(update={"updated_at": datetime.now(UTC)})
+            changed = current.model_copy(
+                update={
+                    "tags": edited.tags,
+                    "private": edited.private,
+                    "updated_at": datetime.now(UTC),
+                }
+            )
             cursor.execute(
                 "UPDATE images SET private = %(private)s, updated_at = %(updated_at)s"
                 " WHERE id = %(id)s",

@@ -240,7 +240,7 @@ async def _merge_patch(request: Request) -> ImagePatch:
             {"loc": ["body", *map(str, error["loc"])], "msg": error["msg"]}
             for error in exc.errors()
         ]
-        where = ", ".join(".".join(map(str, error["loc"])) for error in exc.errors()[:5])
+        where = ", ".join(".".join(["body", *map(str, e["loc"])]) for e in exc.errors()[:5])
         raise ValidationFailed(f"The request is not valid: {where}.", errors=errors) from None
 
 
