@@ -38,8 +38,10 @@ def warm(client: httpx.Client, guid: str) -> None:
     worker shows it once it has read the previous change)."""
     for _ in range(8):
         staleness(
-            lambda: client.get(f"/image/{guid}").status_code == 200
-            and guid in [d["guid"] for d in client.get("/image").json()],
+            lambda: (
+                client.get(f"/image/{guid}").status_code == 200
+                and guid in [d["guid"] for d in client.get("/image").json()]
+            ),
             time.monotonic(),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
 from pixyproxy.core.errors import ConfigurationError
 from pixyproxy.core.settings import Settings
@@ -11,6 +12,7 @@ from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database, schema_version
 from pixyproxy.service.maintenance import check_storage, grace_floor_s
+from pixyproxy.service.retention import prune_images
 from pixyproxy.serving import reloading, server
 from pixyproxy.serving.startup import ServerStartup
 from pixyproxy.web.auth import mint_token
@@ -74,3 +76,21 @@ def storage_check(args: argparse.Namespace, settings: Settings) -> int:
         database.close()
     print("\n".join(report.lines()))
     return 0 if report.clean or report.fixed else 1
+
+
+def images_prune(args: argparse.Namespace, settings: Settings) -> int:
+    if args.batch < 1:
+        raise ConfigurationError("--batch: a positive number of rows")
+    database = open_database(settings)
+    try:
+        report = prune_images(
+            SqlImageRepository(database),
+            FileImageStore(settings.storage_dir),
+            before=datetime.now(UTC) - args.older_than,
+            batch=args.batch,
+            dry_run=args.dry_run,
+        )
+    finally:
+        database.close()
+    print("\n".join(report.lines()))
+    return 0
