@@ -24,6 +24,10 @@ Ids are given out at insert and committed in any order (or never: a rollback). I
 over are asked for again (``missing``) until the longest write transaction has passed
 (``gap_timeout_s``); so a change committed after one with a higher id is still seen, at
 the next poll after its commit.
+
+What the read path pays: ``fresh()``, one monotonic clock read per cached answer. Measured
+with callgrind (200,000 calls against an empty loop): 1,326 instructions a call, valgrind
+reading the clock by syscall; 0.16 % of a cached ``GET /image/{guid}`` (818,504).
 """
 
 from __future__ import annotations
