@@ -325,6 +325,9 @@ def test_expired_idle_connections_are_replaced(
         database_url=mariadb.url(fault_database),
         storage_dir=store,
         mock=openai_mock,
+        # The change log's reader would use every pooled connection in turn twice a second,
+        # and none would stay idle long enough for the server to close it.
+        change_poll_s=30,
         **DB_TIMEOUTS,
     )
     status = "SHOW GLOBAL STATUS LIKE 'Aborted_clients'"

@@ -15,7 +15,7 @@ from pixyproxy.core.errors import ImageNotFound
 from pixyproxy.core.models import Caller, GenerateRequest, ImageListQuery, ImagePatch
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.changes import Change
-from pixyproxy.service.coherence import CacheCoherence
+from pixyproxy.service.coherence import START_WINDOW, CacheCoherence
 from pixyproxy.service.images import ImageServices
 from pixyproxy.service.private import PrivateImages
 from pixyproxy.service.public import PublicImages
@@ -168,3 +168,18 @@ def test_skipped_ids_are_asked_for_again_until_they_come_or_time_out(
     fakes.clock.now += coherence.gap_timeout_s + 1
     coherence.catch_up()
     assert coherence._missing == {}
+
+
+def test_a_wide_jump_in_ids_is_not_waited_for_id_by_id(
+    make_settings: Callable[..., Settings], fakes: Fakes
+) -> None:
+    """An empty log whose ids restart far above (the table was purged; rollbacks): only the
+    ids just below a new one may still be committing, and only those are asked for again."""
+    services = fakes.services(make_settings(detail_cache_bytes=1 << 20))
+    log = fakes.repository.changes
+    log.record([UUID(int=1)], "insert")
+    change, at = log.changes.pop()
+    log.changes.append((Change(5_000_000, change.guid, "insert"), at))
+    services.coherence.catch_up()
+    assert len(services.coherence._missing) == START_WINDOW
+    assert min(services.coherence._missing) == 5_000_000 - START_WINDOW

@@ -12,7 +12,7 @@ from pixyproxy.data.filestore import FileImageStore
 from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database, schema_version
 from pixyproxy.service.maintenance import check_storage, grace_floor_s
-from pixyproxy.service.retention import prune_images
+from pixyproxy.service.retention import MAX_PRUNE_BATCH, prune_images
 from pixyproxy.serving import reloading, server
 from pixyproxy.serving.startup import ServerStartup
 from pixyproxy.web.auth import mint_token
@@ -79,8 +79,8 @@ def storage_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def images_prune(args: argparse.Namespace, settings: Settings) -> int:
-    if args.batch < 1:
-        raise ConfigurationError("--batch: a positive number of rows")
+    if not 1 <= args.batch <= MAX_PRUNE_BATCH:
+        raise ConfigurationError(f"--batch: from 1 to {MAX_PRUNE_BATCH} rows")
     database = open_database(settings)
     try:
         report = prune_images(

@@ -141,7 +141,10 @@ class CacheCoherence:
             for change in page:
                 self._missing.pop(change.id, None)
                 if change.id > top:
-                    self._missing.update((i, now) for i in range(top + 1, change.id))
+                    # Only ids close below a new one can still be committing; a wider jump
+                    # is ids that never came (an empty log restarting high, rollbacks).
+                    skipped = range(max(top + 1, change.id - START_WINDOW), change.id)
+                    self._missing.update((i, now) for i in skipped)
                     top = change.id
             found += page
             if len(page) < READ_LIMIT:

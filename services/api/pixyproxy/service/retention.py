@@ -21,6 +21,8 @@ from pixyproxy.data.store import ImageStore, delete_variants
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
+# A batch's guids are the parameters of its statements: SQLite takes 32,766 at most.
+MAX_PRUNE_BATCH = 10_000
 
 
 @dataclass
