@@ -97,6 +97,7 @@ def _clean(database: Database) -> None:
         cursor.execute("DELETE FROM images")
         cursor.execute("DELETE FROM idempotency_keys")
         cursor.execute("DELETE FROM generation_counts")
+        cursor.execute("DELETE FROM image_changes")
 
 
 @pytest.fixture
@@ -208,7 +209,10 @@ def mock_server() -> Iterator[MockServer]:
 
 
 @pytest.fixture
-def openai_mock(mock_server: MockServer) -> MockServer:
-    """The session's mock, reset to answer ``ok`` with no delay."""
+def openai_mock(mock_server: MockServer) -> Iterator[MockServer]:
+    """The session's mock, reset to answer ``ok`` with no delay, and reset again after the
+    test: a failure a test asked for never reaches the next test (which may use the session's
+    mock through a server without asking for this fixture)."""
     mock_server.reset()
-    return mock_server
+    yield mock_server
+    mock_server.reset()

@@ -109,3 +109,28 @@ def test_a_pending_key_whose_image_never_came_is_taken_over_when_stale(
     assert keys.claim("alice", "k", "h1", now=NOW, **options).outcome == "in_progress"
     later = NOW + timedelta(seconds=STALE_S)
     assert keys.claim("alice", "k", "h1", now=later, **options).outcome == "claimed"
+
+
+def test_a_key_whose_image_was_deleted_answers_deleted_until_it_expires(
+    images_and_keys: tuple[ImageRepository, IdempotencyRepository],
+) -> None:
+    """Whether its answer was recorded or not, and however the image went (a delete, a
+    prune): never a replay of the image, never a claim for a second generation."""
+    images, keys = images_and_keys
+    options = {"ttl_s": TTL_S, "stale_s": STALE_S}
+    recorded, unrecorded, pruned = make_record(), make_record(), make_record()
+    for key, record in (("done", recorded), ("pending", unrecorded), ("pruned", pruned)):
+        keys.claim("alice", key, "h1", now=NOW, image_guid=record.guid, **options)
+        images.insert(record)
+    keys.complete("alice", "done", "answer")
+    images.delete(recorded.guid)
+    images.delete(unrecorded.guid)
+    images.prune(pruned.created_at + timedelta(seconds=1), 10)
+    for key in ("done", "pending", "pruned"):
+        for at in (NOW, NOW + timedelta(seconds=STALE_S + 1)):
+            assert keys.claim("alice", key, "h1", now=at, **options).outcome == "deleted"
+        assert keys.claim("alice", key, "h2", now=NOW, **options).outcome == "mismatch"
+    keys.release("alice", "pending")  # a deleted key is not pending: it stays
+    assert keys.claim("alice", "pending", "h1", now=NOW, **options).outcome == "deleted"
+    expired = NOW + timedelta(seconds=TTL_S + 1)
+    assert keys.claim("alice", "done", "h1", now=expired, **options).outcome == "claimed"

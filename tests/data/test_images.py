@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, timedelta
 from uuid import UUID, uuid4
 
@@ -196,3 +197,86 @@ def test_concurrent_inserts_from_threads(repo: ImageRepository) -> None:
         thread.join(timeout=60)
     assert errors == []
     assert len(all_pages(repo, limit=100, tag="busy")) == 40
+
+
+def test_update_applies_an_edit_to_the_current_state(repo: ImageRepository) -> None:
+    image = repo.insert(make_record(tags=["a", "b"], author="alice"))
+    seen: list[ImageRecord] = []
+
+    def edit(current: ImageRecord) -> ImageRecord:
+        seen.append(current)
+        return current.model_copy(update={"tags": ["c", "a"], "private": True})
+
+    changed = repo.update(image.guid, edit)
+    assert seen == [image]
+    assert changed is not None and changed.tags == ["c", "a"] and changed.private
+    assert changed.updated_at > image.updated_at and changed.created_at == image.created_at
+    assert repo.get(image.guid, viewer=None) is None  # private now
+    assert repo.get(image.guid, viewer="alice") == changed
+    assert all_pages(repo, viewer="alice", tag="b") == []
+    assert [r.guid for r in all_pages(repo, viewer="alice", tag="c")] == [image.guid]
+    # Only tags, private and updated_at are written, whatever else the edit returns.
+    repo.update(image.guid, lambda current: current.model_copy(update={"prompt": "x"}))
+    after = repo.get(image.guid, viewer="alice")
+    assert after is not None and after.prompt == image.prompt
+    # An edit that changes nothing writes nothing.
+    assert repo.update(image.guid, lambda current: current) == after
+    assert repo.update(uuid4(), lambda current: current) is None
+
+
+def test_delete_checks_the_current_state_first(repo: ImageRepository) -> None:
+    image = repo.insert(make_record(author="alice", private=True))
+    checked: list[ImageRecord] = []
+
+    def refuse(current: ImageRecord) -> None:
+        checked.append(current)
+        raise PermissionError("not yours")
+
+    with pytest.raises(PermissionError):
+        repo.delete(image.guid, refuse)
+    assert checked == [image] and repo.exists(image.guid)
+    assert repo.delete(image.guid, checked.append) and not repo.exists(image.guid)
+
+
+def test_prune_removes_the_oldest_in_batches(repo: ImageRepository) -> None:
+    old = [repo.insert(make_record(at=T0 - timedelta(days=40 - i))) for i in range(5)]
+    new = repo.insert(make_record(at=T0, tags=["kept"]))
+    cutoff = T0 - timedelta(days=30)
+    assert repo.count_created_before(cutoff) == 5
+    assert list(repo.prune(cutoff, 2)) == [old[0].guid, old[1].guid]
+    assert list(repo.prune(cutoff, 10)) == [r.guid for r in old[2:]]
+    assert list(repo.prune(cutoff, 10)) == [] and repo.count_created_before(cutoff) == 0
+    assert [r.guid for r in all_pages(repo, limit=10)] == [new.guid]
+
+
+def test_two_racing_updates_never_lose_one(repo: ImageRepository) -> None:
+    """The second edit sees the first one's result, not the state both started from: the
+    row is locked from the read that an edit checks to the commit (on MariaDB, FOR UPDATE;
+    SQLite's writer holds the database). An If-Match checked on what an edit sees is then
+    a 412 for the loser, never a lost update."""
+    image = repo.insert(make_record(tags=["start"]))
+    first_holds_the_row, second_started = threading.Event(), threading.Event()
+    second_saw: list[list[str]] = []
+
+    def first_edit(current: ImageRecord) -> ImageRecord:
+        first_holds_the_row.set()
+        second_started.wait(timeout=10)
+        time.sleep(0.3)  # room for the second edit's read to reach the database
+        return current.model_copy(update={"tags": ["first"]})
+
+    def second_edit(current: ImageRecord) -> ImageRecord:
+        second_saw.append(current.tags)
+        return current.model_copy(update={"tags": [*current.tags, "second"]})
+
+    def second() -> None:
+        first_holds_the_row.wait(timeout=10)
+        second_started.set()
+        repo.update(image.guid, second_edit)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    repo.update(image.guid, first_edit)
+    thread.join(timeout=30)
+    assert second_saw == [["first"]]
+    final = repo.get(image.guid, viewer=None)
+    assert final is not None and final.tags == ["first", "second"]

@@ -5,7 +5,6 @@ same rules on real databases: test_on_databases.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import anyio
@@ -25,7 +24,6 @@ from pixyproxy.core.errors import (
 )
 from pixyproxy.core.models import Caller, GenerateRequest, ImageListQuery
 from pixyproxy.core.settings import Settings
-from pixyproxy.data.changes import SharedChangeCounter
 from pixyproxy.data.store import ORIGINAL
 from pixyproxy.service.cursors import InvalidCursor, encode_cursor
 from pixyproxy.service.images import ImageServices
@@ -255,26 +253,6 @@ async def test_images_enter_the_cache_when_read_not_when_generated(
     assert len(services.reading.cache) == 0  # a burst of generations pushes out nothing read
     assert await service.get(made.guid) == made
     assert len(services.reading.cache) == 1
-
-
-async def test_anonymous_list_pages_are_kept_until_any_worker_adds_an_image(
-    make_settings: Callable[..., Settings], fakes: Fakes, tmp_path: Path
-) -> None:
-    """Two workers: each its own caches, one shared change count (as under gunicorn)."""
-    settings = make_settings(anonymous_generation=True, list_cache_bytes=1 << 20)
-    first, second = (
-        PublicImages(fakes.services(settings, changes=SharedChangeCounter(tmp_path)))
-        for _ in range(2)
-    )
-    made = await first.generate(GenerateRequest(prompt="one"))
-    assert [d.guid for d in details(await second.list(EVERYTHING))] == [made.guid]
-    edit_prompts(fakes, "edited")  # changes the count does not know of
-    fakes.repository.rows.clear()
-    kept = await second.list(EVERYTHING)
-    assert [d.guid for d in details(kept)] == [made.guid]  # the page came from memory
-    again = await first.generate(GenerateRequest(prompt="two"))
-    # The other worker's generation bumped the shared count: the page is read again.
-    assert [d.guid for d in details(await second.list(EVERYTHING))] == [again.guid]
 
 
 async def test_authenticated_lists_are_never_kept(

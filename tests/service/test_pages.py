@@ -1,4 +1,4 @@
-"""The list page cache: kept under one change count, all dropped when it moves, bounded in
+"""The list page cache: kept under one change generation, all dropped when it moves, bounded in
 bytes and expiring; a page is its JSON, made once from its details' encodings."""
 
 from __future__ import annotations

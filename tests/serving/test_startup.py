@@ -58,10 +58,9 @@ def test_a_server_gets_its_own_directories_and_hands_them_down(
     made = server_startup(make_settings(), workers=2)
     try:
         workers = made.settings
-        assert workers.shared_dir is not None and workers.shared_dir.is_dir()
         assert made.metrics_dir is not None and made.metrics_dir.is_dir()
         assert workers.metrics_dir == made.metrics_dir
-        assert set(made.made) == {workers.shared_dir, made.metrics_dir}
+        assert set(made.made) == {made.metrics_dir}
         # prometheus_client's own variable, set here and nowhere else
         assert os.environ[MULTIPROC_VARIABLE] == str(made.metrics_dir)
         # migrated once by the master; the workers never migrate
@@ -76,11 +75,8 @@ def test_directories_the_caller_chose_are_kept(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     chosen = tmp_path / "metrics"
-    shared = tmp_path / "shared"
-    made = server_startup(
-        make_settings(metrics_dir=chosen, shared_dir=shared, db_auto_migrate=False), workers=1
-    )
-    assert made.metrics_dir == chosen and made.settings.shared_dir == shared
+    made = server_startup(make_settings(metrics_dir=chosen, db_auto_migrate=False), workers=1)
+    assert made.metrics_dir == chosen
     assert made.made == () and not made.migrate
     assert os.environ[MULTIPROC_VARIABLE] == str(chosen)
     assert chosen.is_dir()  # prometheus_client writes in it as soon as it is imported

@@ -61,6 +61,8 @@ SERVICE_METRICS = frozenset(
         "pixyproxy_upstream_latency_seconds_count",
         "pixyproxy_upstream_errors_total",
         "pixyproxy_stored_bytes_total",
+        "pixyproxy_image_edits_total",
+        "pixyproxy_image_deletions_total",
         "pixyproxy_thumbnails_made_total",
         "pixyproxy_thumbnail_seconds_bucket",
         "pixyproxy_thumbnail_seconds_sum",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -19,8 +19,10 @@ import anyio
 
 from pixyproxy.core.errors import DatabaseUnavailable, ImageNotFound, StorageUnavailable
 from pixyproxy.core.models import GeneratedImage, ImageFilter, ImagePage, ImageRecord
+from pixyproxy.data.changes import Change, ChangeKind
 from pixyproxy.data.database import Database, DuplicateKey
 from pixyproxy.data.idempotency import Claim
+from pixyproxy.data.images import Check, Edit
 from pixyproxy.data.search import matches as search_matches
 from pixyproxy.data.store import StoredItem, Variant
 from tests.support.png import tiny_png
@@ -49,10 +51,41 @@ class _Database:
         return self._lock
 
 
-class FakeImageRepository(_Database):
+class FakeChangeLog(_Database):
+    """The change log in a list; the fake image repository writes to it."""
+
     def __init__(self) -> None:
         super().__init__()
+        self.changes: list[tuple[Change, datetime]] = []
+
+    def record(self, guids: Sequence[UUID], kind: ChangeKind) -> None:
+        now = datetime.now(UTC)
+        start = self.changes[-1][0].id + 1 if self.changes else 1
+        self.changes += [(Change(start + i, str(guid), kind), now) for i, guid in enumerate(guids)]
+
+    def latest(self) -> int:
+        with self._available():
+            return self.changes[-1][0].id if self.changes else 0
+
+    def read(self, after: int, missing: Sequence[int], limit: int) -> list[Change]:
+        with self._available():
+            wanted = set(missing)
+            found = [c for c, _ in self.changes if c.id > after or c.id in wanted]
+            return found[:limit]
+
+    def purge(self, before: datetime) -> int:
+        with self._available():
+            kept = [(c, at) for c, at in self.changes if at >= before]
+            gone, self.changes = len(self.changes) - len(kept), kept
+            return gone
+
+
+class FakeImageRepository(_Database):
+    def __init__(self, changes: FakeChangeLog | None = None) -> None:
+        super().__init__()
         self.rows: dict[UUID, ImageRecord] = {}
+        self.deleted: set[UUID] = set()  # what idempotency keys learn of deletes
+        self.changes = changes or FakeChangeLog()
         self.fail_inserts: list[BaseException] = []  # raised by the next inserts, in order
         self._next_id = 1
 
@@ -65,6 +98,7 @@ class FakeImageRepository(_Database):
             stored = record.model_copy(update={"id": self._next_id})
             self._next_id += 1
             self.rows[record.guid] = stored
+            self.changes.record([record.guid], "insert")
             return stored
 
     def get(self, guid: UUID, *, viewer: str | None) -> ImageRecord | None:
@@ -95,9 +129,51 @@ class FakeImageRepository(_Database):
         with self._available():
             return guid in self.rows
 
-    def delete(self, guid: UUID) -> bool:
+    def update(self, guid: UUID, edit: Edit) -> ImageRecord | None:
         with self._available():
-            return self.rows.pop(guid, None) is not None
+            current = self.rows.get(guid)
+            if current is None:
+                return None
+            edited = edit(current)
+            if edited is current:
+                return current
+            changed = current.model_copy(
+                update={
+                    "tags": edited.tags,
+                    "private": edited.private,
+                    "updated_at": datetime.now(UTC),
+                }
+            )
+            self.rows[guid] = changed
+            self.changes.record([guid], "update")
+            return changed
+
+    def delete(self, guid: UUID, check: Check | None = None) -> bool:
+        with self._available():
+            current = self.rows.get(guid)
+            if current is None:
+                return False
+            if check is not None:
+                check(current)
+            self._forget([guid])
+            return True
+
+    def prune(self, before: datetime, limit: int) -> Sequence[UUID]:
+        with self._available():
+            oldest = sorted(self.rows.values(), key=lambda r: r.id or 0)
+            guids = [r.guid for r in oldest if r.created_at < before][:limit]
+            self._forget(guids)
+            return guids
+
+    def count_created_before(self, before: datetime) -> int:
+        with self._available():
+            return sum(r.created_at < before for r in self.rows.values())
+
+    def _forget(self, guids: list[UUID]) -> None:
+        for guid in guids:
+            del self.rows[guid]
+        self.deleted.update(guids)
+        self.changes.record(guids, "delete")
 
     def iter_files(self) -> Iterator[tuple[UUID, str]]:
         with self._available():
@@ -223,7 +299,9 @@ class FakeIdempotencyRepository(_Database):
         with self._available():
             row = self.keys.get((owner, key))
             if row is not None:
-                pending, committed = row["state"] == "pending", self._committed(row)
+                deleted = row["image_guid"] in self.images.deleted
+                pending = row["state"] == "pending" and not deleted
+                committed = self._committed(row)
                 expired = row["expires_at"] <= now
                 abandoned = (
                     pending
@@ -244,6 +322,8 @@ class FakeIdempotencyRepository(_Database):
                 return Claim("claimed")
             if row["hash"] != request_hash:
                 return Claim("mismatch")
+            if deleted:
+                return Claim("deleted")
             if pending and committed:
                 return Claim("committed", image_guid=row["image_guid"])
             if pending:
@@ -259,7 +339,8 @@ class FakeIdempotencyRepository(_Database):
     def release(self, owner: str, key: str) -> None:
         with self._available():
             row = self.keys.get((owner, key), {})
-            if row.get("state") == "pending" and not self._committed(row):
+            deleted = row.get("image_guid") in self.images.deleted
+            if row.get("state") == "pending" and not deleted and not self._committed(row):
                 del self.keys[(owner, key)]
 
     def _committed(self, row: dict[str, Any]) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixyproxy.core.settings import Settings
-from pixyproxy.data.changes import ChangeCounter, LocalChangeCounter
+from pixyproxy.data.changes import SqlChangeLog
 from pixyproxy.data.database import Database
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
@@ -26,28 +26,45 @@ from tests.support.fakes import (
 
 
 @dataclass
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    now: float = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
 class Fakes:
-    """One worker's fakes; ``services`` assembles the use cases on them."""
+    """The fakes of one database and store; ``services`` assembles one worker's use cases on
+    them, its caches fresh (the change log just read) until ``clock`` moves past the bound."""
 
     repository: FakeImageRepository = field(default_factory=FakeImageRepository)
     store: FakeImageStore = field(default_factory=FakeImageStore)
     generator: FakeGenerator = field(default_factory=FakeGenerator)
     idempotency: FakeIdempotencyRepository = field(default_factory=FakeIdempotencyRepository)
     quotas: FakeQuotaRepository = field(default_factory=FakeQuotaRepository)
+    clock: FakeClock = field(default_factory=FakeClock)
 
     def __post_init__(self) -> None:
         self.idempotency.images = self.repository  # one database: keys see the image rows
 
-    def services(self, settings: Settings, changes: ChangeCounter | None = None) -> ImageServices:
-        return ImageServices.assemble(
+    def services(self, settings: Settings) -> ImageServices:
+        """The use cases of one worker; several share these fakes as workers share a
+        database (each with its caches, kept coherent through the fake change log)."""
+        services = ImageServices.assemble(
             settings,
             repository=self.repository,
             store=self.store,
             generator=self.generator,
             idempotency_keys=self.idempotency,
             quotas=self.quotas,
-            changes=changes or LocalChangeCounter(),
+            changes=self.repository.changes,
+            monotonic=self.clock,
         )
+        services.coherence.catch_up()
+        return services
 
 
 def sql_services(
@@ -64,6 +81,6 @@ def sql_services(
         generator=generator,
         idempotency_keys=SqlIdempotencyRepository(database),
         quotas=SqlQuotaRepository(database),
-        changes=LocalChangeCounter(),
+        changes=SqlChangeLog(database),
     )
     return services, repository, store

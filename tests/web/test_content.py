@@ -142,7 +142,7 @@ def test_a_wrong_method_names_every_method_of_the_path(serve_api: ServeApi) -> N
     guid = "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"
     for method, path, allowed in (
         ("DELETE", "/image", "GET, POST"),
-        ("PUT", f"/image/{guid}", "GET"),
+        ("PUT", f"/image/{guid}", "DELETE, GET, PATCH"),
         ("POST", f"/image/{guid}/content", "GET, HEAD"),
         ("POST", "/healthz", "GET"),
     ):

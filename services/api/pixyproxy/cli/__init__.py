@@ -1,4 +1,4 @@
-"""The ``pixyproxy`` command: serve, db init, storage check, token.
+"""The ``pixyproxy`` command: serve, db init, storage check, images prune, token.
 
 This module reads the command line and the settings, and decides where the process keeps
 its metrics (``serving/startup.py``) before anything imports prometheus_client, which
@@ -9,14 +9,17 @@ are imported after. tests/cli/test_cli.py keeps this module free of such imports
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from pydantic import SecretStr
 
 from pixyproxy.core.errors import PixyProxyException
 from pixyproxy.core.settings import Settings, load_settings
 from pixyproxy.service.maintenance import DEFAULT_GRACE_S, grace_floor_s
+from pixyproxy.service.retention import DEFAULT_BATCH
 from pixyproxy.serving import startup
 
 
@@ -38,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "serve": commands.serve_reloading,
             "db init": commands.db_init,
             "storage check": commands.storage_check,
+            "images prune": commands.images_prune,
             "token": commands.token,
         }
         return handlers[args.command](args, settings)
@@ -82,7 +86,38 @@ def _parser() -> argparse.ArgumentParser:
         f" {_default_floor('sqlite:///pixyproxy.db')} on SQLite with the default timeouts)",
     )
     check.set_defaults(command="storage check")
+
+    images = commands.add_parser("images", help="images").add_subparsers(required=True)
+    prune = images.add_parser("prune", help="remove the images created before a cut-off")
+    prune.add_argument(
+        "--older-than",
+        required=True,
+        type=age,
+        metavar="AGE",
+        help="remove images created longer ago than this: 30d, 12h, 90m, 3600s",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="count them, remove nothing")
+    prune.add_argument(
+        "--batch",
+        type=int,
+        default=DEFAULT_BATCH,
+        metavar="N",
+        help="rows removed per transaction (default %(default)s)",
+    )
+    prune.set_defaults(command="images prune")
     return parser
+
+
+_AGE = re.compile(r"^([1-9][0-9]{0,6})([smhd])$")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def age(text: str) -> timedelta:
+    """``30d``, ``12h``, ``90m`` or ``3600s``: a positive whole number and its unit."""
+    match = _AGE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number and s, m, h or d, e.g. 30d")
+    return timedelta(seconds=int(match[1]) * _AGE_UNITS[match[2]])
 
 
 def _default_floor(database_url: str) -> str:

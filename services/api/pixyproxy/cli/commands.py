@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 
 from pixyproxy.core.errors import ConfigurationError
 from pixyproxy.core.settings import Settings
@@ -11,6 +12,7 @@ from pixyproxy.data.images import SqlImageRepository
 from pixyproxy.data.init import migrate, open_database, schema_version
 from pixyproxy.data.stores import open_store
 from pixyproxy.service.maintenance import check_storage, grace_floor_s
+from pixyproxy.service.retention import MAX_PRUNE_BATCH, prune_images
 from pixyproxy.serving import reloading, server
 from pixyproxy.serving.startup import ServerStartup
 from pixyproxy.web.auth import mint_token
@@ -74,3 +76,21 @@ def storage_check(args: argparse.Namespace, settings: Settings) -> int:
         database.close()
     print("\n".join(report.lines()))
     return 0 if report.clean or report.fixed else 1
+
+
+def images_prune(args: argparse.Namespace, settings: Settings) -> int:
+    if not 1 <= args.batch <= MAX_PRUNE_BATCH:
+        raise ConfigurationError(f"--batch: from 1 to {MAX_PRUNE_BATCH} rows")
+    database = open_database(settings)
+    try:
+        report = prune_images(
+            SqlImageRepository(database),
+            open_store(settings),
+            before=datetime.now(UTC) - args.older_than,
+            batch=args.batch,
+            dry_run=args.dry_run,
+        )
+    finally:
+        database.close()
+    print("\n".join(report.lines()))
+    return 0

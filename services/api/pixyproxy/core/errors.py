@@ -46,6 +46,12 @@ class InvalidRequest(PixyProxyException):
         self.errors = errors or []
 
 
+class ValidationFailed(InvalidRequest):
+    """A request body that is not what the route takes (as FastAPI's own validation says)."""
+
+    code = "validation_failed"
+
+
 class NotFound(PixyProxyException):
     status = 404
     code = "not_found"
@@ -74,6 +80,43 @@ class InvalidToken(AuthenticationRequired):
     def __init__(self, message: str = "The bearer token is not valid.") -> None:
         super().__init__(message)
         self.headers["WWW-Authenticate"] = 'Bearer realm="pixyproxy", error="invalid_token"'
+
+
+class Forbidden(PixyProxyException):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotTheAuthor(Forbidden):
+    code = "not_the_author"
+
+    def __init__(self) -> None:
+        super().__init__("Only the image's author or an admin may change or delete it.")
+
+
+class ImageDeleted(PixyProxyException):
+    """An idempotent replay of a request whose image has been deleted since."""
+
+    status = 410
+    code = "image_deleted"
+    title = "Gone"
+    default_message = (
+        "The image this Idempotency-Key made has been deleted; send a new key to make another."
+    )
+
+
+class PreconditionFailed(PixyProxyException):
+    status = 412
+    code = "precondition_failed"
+    title = "Precondition Failed"
+    default_message = "The image has changed since it was read (If-Match); read it again."
+
+
+class UnsupportedMediaType(PixyProxyException):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported Media Type"
 
 
 class Conflict(PixyProxyException):

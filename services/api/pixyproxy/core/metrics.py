@@ -38,6 +38,11 @@ UPSTREAM_ERROR_KINDS = (
     "bad_response",
 )
 
+# Who asked for an edit or a delete (an admin acting on their own image counts as admin),
+# and what came of it.
+ACTORS = ("user", "admin")
+CHANGE_OUTCOMES = ("ok", "not_found", "forbidden", "precondition_failed", "invalid", "error")
+
 GENERATIONS = Counter(
     "pixyproxy_generations",
     "Image generation requests by outcome (ok, rejected, upstream_error, ...).",
@@ -53,6 +58,16 @@ UPSTREAM_ERRORS = Counter(
     "pixyproxy_upstream_errors",
     "Failed calls to the image generator by kind (timeout, rate_limited, ...).",
     ["kind"],
+)
+IMAGE_DELETIONS = Counter(
+    "pixyproxy_image_deletions",
+    "DELETE /image/{guid} requests by actor (user, admin) and outcome (ok, forbidden, ...).",
+    ["actor", "outcome"],
+)
+IMAGE_EDITS = Counter(
+    "pixyproxy_image_edits",
+    "PATCH /image/{guid} requests by actor (user, admin) and outcome (ok, forbidden, ...).",
+    ["actor", "outcome"],
 )
 STORED_BYTES = Counter(
     "pixyproxy_stored_bytes",
@@ -116,6 +131,10 @@ def precreate_children() -> None:
         GENERATIONS.labels(outcome)
     for kind in UPSTREAM_ERROR_KINDS:
         UPSTREAM_ERRORS.labels(kind)
+    for actor in ACTORS:
+        for outcome in CHANGE_OUTCOMES:
+            IMAGE_DELETIONS.labels(actor, outcome)
+            IMAGE_EDITS.labels(actor, outcome)
     for width in THUMBNAIL_WIDTHS:
         THUMBNAILS_MADE.labels(width)
         THUMBNAIL_SECONDS.labels(width)

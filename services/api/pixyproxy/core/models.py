@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -177,6 +178,34 @@ class ImageDetail(ImageFields):
         """The JSON of this detail, made once: a cached image is served many times."""
         return self.__pydantic_serializer__.to_json(self)
 
+    @cached_property
+    def etag(self) -> str:
+        """A strong ETag of this detail's state: its JSON's hash, the same on every worker
+        and replica, and a new one whenever the image changes (``updated_at`` moves)."""
+        return f'"{hashlib.sha256(self.encoded).hexdigest()[:32]}"'
+
+
+class ImagePatch(BaseModel):
+    """A JSON merge patch (RFC 7396) of an image: the members it names are replaced, the
+    others kept. ``tags`` replaces the whole list, ``null`` removing every tag; ``private``
+    is a boolean. Other members are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tags: list[Tag] | None = Field(
+        default=None,
+        max_length=TAG_MAX_COUNT,
+        description="The image's new tags (up to 16, stored lowercase); null removes them all.",
+    )
+    private: StrictBool = Field(
+        default=False, description="Visible only to its author; absent: unchanged."
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _drop_duplicate_tags(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else list(dict.fromkeys(tags))
+
 
 class ImageFilter(BaseModel):
     """What ``GET /image`` may narrow the list by; every field is optional and they combine."""
@@ -249,7 +278,27 @@ class ImagePage:
 
 
 @dataclass(frozen=True, slots=True)
+class IfMatch:
+    """An ``If-Match`` precondition: the entity tags it names, or ``*`` (any current state).
+    Compared strongly (RFC 9110 §13.1.1): a weak tag never matches."""
+
+    etags: frozenset[str] = frozenset()
+    any: bool = False
+
+    @classmethod
+    def parse(cls, values: list[str]) -> IfMatch:
+        """From the header's values (each may list several tags, comma separated)."""
+        tags = {tag.strip() for value in values for tag in value.split(",")} - {""}
+        return cls(any=True) if "*" in tags else cls(etags=frozenset(tags))
+
+    def matches(self, etag: str) -> bool:
+        return self.any or etag in self.etags
+
+
+@dataclass(frozen=True, slots=True)
 class Caller:
-    """An authenticated caller: the ``sub`` of a valid token."""
+    """An authenticated caller: the ``sub`` of a valid token, and whether the token names an
+    admin (``PIXY_JWT_ADMIN_CLAIM``), who may edit and delete any image."""
 
     subject: str
+    admin: bool = False

@@ -77,12 +77,13 @@ class Settings(BaseSettings):
     s3_max_retries: int = Field(default=2, ge=0, le=10)
     # The memory per worker for public images (details and their JSON) and for anonymous
     # list pages, each bounded in bytes whatever callers ask for (0 turns a cache off); and
-    # how long at most a page is kept: the bound for changes made outside this server.
+    # how long at most a page is kept.
     detail_cache_bytes: int = Field(default=48 * MIB, ge=0, le=64 * 1024 * MIB)
     list_cache_bytes: int = Field(default=16 * MIB, ge=0, le=64 * 1024 * MIB)
     list_cache_ttl_s: float = Field(default=5.0, gt=0, le=3600)
-    # Where the workers of one server share state; unset: `pixyproxy serve` makes one.
-    shared_dir: Path | None = None
+    # How often each worker reads the change log (service/coherence.py): another worker's
+    # or replica's change stops being served within twice this (1 s with the default).
+    change_poll_s: float = Field(default=0.5, ge=0.05, le=30)
     # Where the workers of one server keep their Prometheus values (an emptyDir in
     # Kubernetes); unset: `pixyproxy serve` makes a private one. prometheus_client's own
     # name for it, PROMETHEUS_MULTIPROC_DIR, is read too.
@@ -122,6 +123,11 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_leeway_s: int = Field(default=30, ge=0, le=60)
     jwt_jwks_refresh_s: int = Field(default=60, ge=1)
+    # Admins, who may edit and delete any image: tokens whose claim jwt_admin_claim (a
+    # name, or a dotted path into nested objects: realm_access.roles) is jwt_admin_role or
+    # a list holding it. Off unless both are set.
+    jwt_admin_claim: str | None = Field(default=None, pattern=r"^[^.\s]+(\.[^.\s]+)*$")
+    jwt_admin_role: str | None = Field(default=None, min_length=1)
 
     # Serving
     workers: int = Field(default=2, ge=1, le=64)
@@ -144,7 +150,8 @@ class Settings(BaseSettings):
         "jwt_public_key",
         "jwt_jwks_url",
         "jwt_issuer",
-        "shared_dir",
+        "jwt_admin_claim",
+        "jwt_admin_role",
         "metrics_dir",
         "s3_bucket",
         "s3_endpoint_url",
@@ -209,6 +216,10 @@ class Settings(BaseSettings):
             )
         if self.jwt_secret and len(self.jwt_secret.get_secret_value()) < MIN_SECRET_CHARS:
             raise ValueError(f"PIXY_JWT_SECRET: use at least {MIN_SECRET_CHARS} random characters")
+        if (self.jwt_admin_claim is None) != (self.jwt_admin_role is None):
+            raise ValueError(
+                "PIXY_JWT_ADMIN_CLAIM and PIXY_JWT_ADMIN_ROLE: set both to name admins, or neither"
+            )
         if self.jwt_public_key and self.jwt_jwks_url:
             raise ValueError("PIXY_JWT_PUBLIC_KEY and PIXY_JWT_JWKS_URL: set only one")
         if self.is_production and not self.has_jwt_key:

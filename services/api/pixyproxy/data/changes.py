@@ -1,76 +1,93 @@
-"""A count of changes to the images, seen at once by every worker of a server.
+"""The change log: one row per change to an image, written in the change's own transaction.
 
-Workers keep list pages in memory (``service/pages.py``) and must drop them as soon as any
-worker of the same server adds an image. The count lives in an 8-byte file that every
-worker maps into memory: reading it is a memory read, and an increment holds an exclusive
-file lock, so none is lost. ``pixyproxy serve`` makes the file's directory before the
-workers start (``PIXY_SHARED_DIR``, ``serving/startup.py``). A process on its own (tests,
-``serve --reload``) counts in memory.
+Every write to an image (a new one, an edit, a delete, a prune, ``storage check --fix``)
+adds its rows to ``image_changes`` with ``record_changes`` on the cursor of that write's
+transaction, so a change is in the log exactly when it is committed. Every worker of every
+replica reads the log every ``PIXY_CHANGE_POLL_S`` (``service/coherence.py``) to drop what
+its caches hold of the images changed: the database is the one place all of them share.
+
+Ids are given out when a row is inserted, not when it is committed, so a reader may see id
+11 before id 10 commits (or id 10 may never exist: its transaction rolled back). Readers
+ask again for the ids they skipped (``read``'s ``missing``) until the longest a write
+transaction can take has passed.
 """
 
 from __future__ import annotations
 
-import fcntl
-import mmap
-import os
-import struct
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+from uuid import UUID
 
-COUNTER_FILE = "image-changes"
-_FORMAT = struct.Struct("=Q")
+from pixyproxy.data.database import Cursor, Database, db_timestamp, expand_list
+
+ChangeKind = Literal["insert", "update", "delete"]
 
 
-class ChangeCounter(Protocol):
-    def value(self) -> int: ...
+@dataclass(frozen=True, slots=True)
+class Change:
+    id: int
+    guid: str  # as the caches key images: the guid's text
+    kind: ChangeKind
 
-    def bump(self) -> None:
-        """Count one change; call it after the change is committed."""
+
+class ChangeLog(Protocol):
+    def latest(self) -> int:
+        """The highest id in the log (0 when it is empty)."""
         ...
 
-    def close(self) -> None: ...
+    def read(self, after: int, missing: Sequence[int], limit: int) -> list[Change]:
+        """Up to ``limit`` changes with an id above ``after`` or in ``missing``, by id."""
+        ...
+
+    def purge(self, before: datetime) -> int:
+        """Remove the changes made before ``before``; how many went."""
+        ...
 
 
-class LocalChangeCounter:
-    """The count for one process."""
-
-    def __init__(self) -> None:
-        self._value = 0
-
-    def value(self) -> int:
-        return self._value
-
-    def bump(self) -> None:
-        self._value += 1
-
-    def close(self) -> None:
-        return None
+def record_changes(
+    cursor: Cursor, guids: Sequence[UUID | str], kind: ChangeKind, now: datetime
+) -> None:
+    """Log changes to ``guids`` on the cursor of the transaction that makes them."""
+    if not guids:
+        return
+    rows = ", ".join(f"(%(guid_{i})s, %(kind)s, %(now)s)" for i in range(len(guids)))
+    params = {f"guid_{i}": str(guid) for i, guid in enumerate(guids)}
+    cursor.execute(
+        f"INSERT INTO image_changes (guid, kind, changed_at) VALUES {rows}",
+        {**params, "kind": kind, "now": db_timestamp(now)},
+    )
 
 
-class SharedChangeCounter:
-    """The count shared through a memory-mapped file by the processes that open it."""
+class SqlChangeLog:
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
-    def __init__(self, directory: Path) -> None:
-        self._fd = os.open(directory / COUNTER_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        if os.fstat(self._fd).st_size < _FORMAT.size:
-            os.ftruncate(self._fd, _FORMAT.size)  # zero-filled; several openers agree
-        self._map = mmap.mmap(self._fd, _FORMAT.size)
+    def latest(self) -> int:
+        with self._db.reading() as cursor:
+            cursor.execute("SELECT COALESCE(MAX(id), 0) AS latest FROM image_changes")
+            row = cursor.fetchone()
+        return int(row["latest"]) if row else 0
 
-    def value(self) -> int:
-        # An aligned 8-byte read is never torn on the platforms we run on.
-        return int(_FORMAT.unpack_from(self._map)[0])
+    def read(self, after: int, missing: Sequence[int], limit: int) -> list[Change]:
+        condition, params = "id > %(after)s", {"after": after, "limit": limit}
+        if missing:
+            placeholders, ids = expand_list("missing", list(missing))
+            condition += f" OR id IN ({placeholders})"
+            params.update(ids)
+        with self._db.reading() as cursor:
+            cursor.execute(
+                f"SELECT id, guid, kind FROM image_changes WHERE {condition}"
+                " ORDER BY id LIMIT %(limit)s",
+                params,
+            )
+            rows = cursor.fetchall()
+        return [Change(int(row["id"]), row["guid"], row["kind"]) for row in rows]
 
-    def bump(self) -> None:
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
-            _FORMAT.pack_into(self._map, 0, self.value() + 1)
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        self._map.close()
-        os.close(self._fd)
-
-
-def open_change_counter(directory: Path | None) -> ChangeCounter:
-    return SharedChangeCounter(directory) if directory is not None else LocalChangeCounter()
+    def purge(self, before: datetime) -> int:
+        with self._db.writing() as cursor:
+            return cursor.execute(
+                "DELETE FROM image_changes WHERE changed_at < %(before)s",
+                {"before": db_timestamp(before)},
+            )

@@ -6,7 +6,9 @@ finished request stores its response for replay. A pending key whose image row e
 finished, whatever the row says: only recording its answer failed, so a retry gets that
 image (``committed``), and such a key is never released or taken over. A claim left pending
 by a process that died (and no image), or a key past its expiry, is taken over by
-compare-and-delete.
+compare-and-delete. Deleting an image marks the keys that name it ``deleted`` in the
+delete's transaction (``images.py``): their requests answer ``deleted`` until they expire,
+never the image and never a second generation.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from uuid import UUID
 
 from pixyproxy.data.database import Database, DuplicateKey, db_timestamp, from_db_timestamp
 
-ClaimOutcome = Literal["claimed", "replay", "committed", "in_progress", "mismatch"]
+ClaimOutcome = Literal["claimed", "replay", "committed", "in_progress", "mismatch", "deleted"]
 _PURGE_EVERY_S = 600
 # Whether the image a key names was stored: its row is the proof.
 _COMMITTED = "EXISTS (SELECT 1 FROM images i WHERE i.guid = idempotency_keys.image_guid)"
@@ -97,6 +99,8 @@ class SqlIdempotencyRepository:
                 continue
             if row["request_hash"] != request_hash:
                 return Claim("mismatch")
+            if row["state"] == "deleted":
+                return Claim("deleted")
             if pending and row["committed"]:
                 return Claim("committed", image_guid=UUID(row["image_guid"]))
             if pending:

@@ -2,16 +2,25 @@
 
 Visibility is part of every query: a private image exists only for its author, so callers
 can never learn about one they may not see, whatever filter or cursor they send.
+
+Every write logs its change in its own transaction (``data/changes.py``). An edit or a
+delete reads the row it changes locked (``FOR UPDATE`` on MySQL; SQLite's writer holds the
+database from ``BEGIN IMMEDIATE``), so what it checks (the owner, an ``If-Match``) is the
+state it changes: two racing edits never lose one another. Deleting an image marks the
+idempotency keys that name it ``deleted`` in the same transaction, so a replay never hands
+it back (``data/idempotency.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
 from pixyproxy.core.models import ImageFilter, ImagePage, ImageRecord
-from pixyproxy.data.database import Cursor, Database, Dialect, expand_list
+from pixyproxy.data.changes import record_changes
+from pixyproxy.data.database import Cursor, Database, Dialect, db_timestamp, expand_list
 from pixyproxy.data.records import Columns
 from pixyproxy.data.search import (
     MATCH_CONDITION,
@@ -21,6 +30,11 @@ from pixyproxy.data.search import (
     match_params,
     prompt_words,
 )
+
+# What an edit does with an image's current state: the new state (the same object when
+# nothing changes), or an exception that refuses it (not the caller's, a stale If-Match).
+Edit = Callable[[ImageRecord], ImageRecord]
+Check = Callable[[ImageRecord], None]
 
 # The images table is the record's fields, and the words ``q`` searches (data/search.py);
 # its tags live in image_tags.
@@ -72,7 +86,23 @@ class ImageRepository(Protocol):
         """Whether a row exists, whoever may see it."""
         ...
 
-    def delete(self, guid: UUID) -> bool: ...
+    def update(self, guid: UUID, edit: Edit) -> ImageRecord | None:
+        """Apply ``edit`` to the image's current state in one transaction, the row locked;
+        the new state (``updated_at`` moved when it changed), or None when no such image.
+        Only ``tags``, ``private`` and ``updated_at`` are written."""
+        ...
+
+    def delete(self, guid: UUID, check: Check | None = None) -> bool:
+        """Remove the image's row and tags, after ``check`` passed on its locked current
+        state; whether there was one."""
+        ...
+
+    def prune(self, before: datetime, limit: int) -> Sequence[UUID]:
+        """Remove up to ``limit`` of the oldest images created before ``before``, in one
+        transaction; their guids."""
+        ...
+
+    def count_created_before(self, before: datetime) -> int: ...
 
     def iter_files(self) -> Iterator[tuple[UUID, str]]:
         """(guid, filename) of every image, for reconciling with the image store."""
@@ -89,20 +119,13 @@ class SqlImageRepository:
         self._db = database
 
     def insert(self, record: ImageRecord) -> ImageRecord:
-        """Two statements whatever the tags: how long a write can take is bounded by its
+        """Three statements whatever the tags: how long a write can take is bounded by its
         round trips (``deadlines.py``)."""
         with self._db.writing() as cursor:
             cursor.execute(_INSERT, row_params(record))
             image_id = cursor.lastrowid
-            if record.tags:
-                rows = ", ".join(
-                    f"(%(image_id)s, %(tag_{i})s, {i})" for i in range(len(record.tags))
-                )
-                tags = {f"tag_{i}": tag for i, tag in enumerate(record.tags)}
-                cursor.execute(
-                    f"INSERT INTO image_tags (image_id, tag, position) VALUES {rows}",
-                    {"image_id": image_id, **tags},
-                )
+            _insert_tags(cursor, image_id, record.tags)
+            record_changes(cursor, [record.guid], "insert", datetime.now(UTC))
         return record.model_copy(update={"id": image_id})
 
     def get(self, guid: UUID, *, viewer: str | None) -> ImageRecord | None:
@@ -159,11 +182,84 @@ class SqlImageRepository:
             )
             return cursor.fetchone() is not None
 
-    def delete(self, guid: UUID) -> bool:
+    def update(self, guid: UUID, edit: Edit) -> ImageRecord | None:
         with self._db.writing() as cursor:
-            return (
-                cursor.execute("DELETE FROM images WHERE guid = %(guid)s", {"guid": str(guid)}) > 0
+            current = self._locked(cursor, guid)
+            if current is None:
+                return None
+            edited = edit(current)
+            if edited is current:
+                return current
+            changed = current.model_copy(
+                update={
+                    "tags": edited.tags,
+                    "private": edited.private,
+                    "updated_at": datetime.now(UTC),
+                }
             )
+            cursor.execute(
+                "UPDATE images SET private = %(private)s, updated_at = %(updated_at)s"
+                " WHERE id = %(id)s",
+                {
+                    "private": int(changed.private),
+                    "updated_at": db_timestamp(changed.updated_at),
+                    "id": current.id,
+                },
+            )
+            if changed.tags != current.tags:
+                cursor.execute("DELETE FROM image_tags WHERE image_id = %(id)s", {"id": current.id})
+                _insert_tags(cursor, current.id, changed.tags)
+            record_changes(cursor, [guid], "update", changed.updated_at)
+        return changed
+
+    def delete(self, guid: UUID, check: Check | None = None) -> bool:
+        with self._db.writing() as cursor:
+            current = self._locked(cursor, guid)
+            if current is None:
+                return False
+            if check is not None:
+                check(current)
+            cursor.execute("DELETE FROM images WHERE id = %(id)s", {"id": current.id})
+            _forget(cursor, [guid])
+        return True
+
+    def prune(self, before: datetime, limit: int) -> Sequence[UUID]:
+        lock = " FOR UPDATE" if self._db.dialect == "mysql" else ""
+        with self._db.writing() as cursor:
+            cursor.execute(
+                "SELECT id, guid FROM images WHERE created_at < %(before)s"
+                f" ORDER BY id LIMIT %(limit)s{lock}",
+                {"before": db_timestamp(before), "limit": limit},
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return []
+            placeholders, params = expand_list("id", [row["id"] for row in rows])
+            cursor.execute(f"DELETE FROM images WHERE id IN ({placeholders})", params)
+            guids = [UUID(row["guid"]) for row in rows]
+            _forget(cursor, guids)
+        return guids
+
+    def count_created_before(self, before: datetime) -> int:
+        with self._db.reading() as cursor:
+            cursor.execute(
+                "SELECT COUNT(*) AS images FROM images WHERE created_at < %(before)s",
+                {"before": db_timestamp(before)},
+            )
+            row = cursor.fetchone()
+        return int(row["images"]) if row else 0
+
+    def _locked(self, cursor: Cursor, guid: UUID) -> ImageRecord | None:
+        """The image's current state, its row locked until the transaction ends."""
+        lock = " FOR UPDATE" if self._db.dialect == "mysql" else ""
+        cursor.execute(
+            f"SELECT {_COLUMNS} FROM images i WHERE i.guid = %(guid)s{lock}", {"guid": str(guid)}
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        tags = _tags_by_image(cursor, [row["id"]])
+        return IMAGES.to_record(row, tags=tags.get(row["id"], []))
 
     def guid_page(self, after: UUID | None, limit: int) -> Sequence[UUID]:
         # guid is ASCII text compared bytewise (ascii_bin; SQLite's BINARY): the store's
@@ -302,6 +398,31 @@ _BY_AUTHOR = {
     "mysql": "images i FORCE INDEX (ix_images_author)",
     "sqlite": "images i INDEXED BY ix_images_author",
 }
+
+
+def _insert_tags(cursor: Cursor, image_id: int | None, tags: Sequence[str]) -> None:
+    """One statement for all of an image's tags, in their order."""
+    if not tags:
+        return
+    rows = ", ".join(f"(%(image_id)s, %(tag_{i})s, {i})" for i in range(len(tags)))
+    params = {f"tag_{i}": tag for i, tag in enumerate(tags)}
+    cursor.execute(
+        f"INSERT INTO image_tags (image_id, tag, position) VALUES {rows}",
+        {"image_id": image_id, **params},
+    )
+
+
+def _forget(cursor: Cursor, guids: Sequence[UUID]) -> None:
+    """After deleting the rows of ``guids`` (their tags go by the foreign key): the
+    idempotency keys that name them answer ``deleted`` from now on, and the change is
+    logged."""
+    placeholders, params = expand_list("guid", [str(guid) for guid in guids])
+    cursor.execute(
+        "UPDATE idempotency_keys SET state = 'deleted', response = NULL"
+        f" WHERE image_guid IN ({placeholders})",
+        params,
+    )
+    record_changes(cursor, guids, "delete", datetime.now(UTC))
 
 
 def _visible_image(cursor: Cursor, guid: UUID, viewer: str | None) -> bool:

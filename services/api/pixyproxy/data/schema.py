@@ -173,6 +173,37 @@ MIGRATIONS: dict[int, Statements] = {
         ),
         sqlite=("ALTER TABLE idempotency_keys ADD COLUMN image_guid TEXT NULL",),
     ),
+    # Images change (PATCH) and go (DELETE, prune): every write to an image adds a row to
+    # image_changes in its own transaction, which every worker of every replica reads to
+    # drop what its caches hold of it (service/coherence.py). Deleting an image marks the
+    # idempotency keys that name it, found through their image_guid.
+    4: Statements(
+        mysql=(
+            """
+            CREATE TABLE IF NOT EXISTS image_changes (
+                id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+                guid CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+                kind VARCHAR(16) CHARACTER SET ascii NOT NULL,
+                changed_at DATETIME(6) NOT NULL,
+                PRIMARY KEY (id),
+                KEY ix_image_changes_changed (changed_at)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin
+            """,
+            "ALTER TABLE idempotency_keys ADD KEY ix_idempotency_keys_image (image_guid)",
+        ),
+        sqlite=(
+            """
+            CREATE TABLE IF NOT EXISTS image_changes (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                guid TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                changed_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX IF NOT EXISTS ix_image_changes_changed ON image_changes (changed_at)",
+            "CREATE INDEX IF NOT EXISTS ix_idempotency_keys_image ON idempotency_keys (image_guid)",
+        ),
+    ),
     # ``q`` on a full-text index (README, "Search"; data/search.py): each image's words as
     # index tokens, filled in for the images already there, then indexed. On MySQL an
     # InnoDB FULLTEXT index (its first on the table: InnoDB rebuilds the table once to add

@@ -1,15 +1,15 @@
 """A cache of public images, bounded in bytes.
 
-Images never change once written, so a public image can be served from memory by every
-worker without asking the database: its detail, whose JSON is made once however often it
-is served, and its content hash. Private images are never cached: whether a caller may see
-one is decided by the database query, per caller, every time.
+A public image is served from memory by every worker without asking the database: its
+detail, whose JSON is made once however often it is served, and its content hash. Images
+change (edits, deletes): ``coherence.py`` evicts a changed image from every worker's cache
+within its bound. Private images are never cached: whether a caller may see one is decided
+by the database query, per caller, every time.
 
 Images enter when they are first read, not when they are generated (a burst of
 generations would push out the images callers are reading); the least recently read go
 first once the cache holds ``max_bytes`` (``PIXY_DETAIL_CACHE_BYTES``). Entries live at
-most ``ttl_s``, which bounds how long a row removed by ``pixyproxy storage check --fix``
-is still shown.
+most ``ttl_s``.
 """
 
 from __future__ import annotations
@@ -63,15 +63,15 @@ class PublicImageCache:
     def get(self, guid: str) -> ImageView | None:
         return self._views.get(guid)
 
-    def put(self, record: ImageRecord) -> ImageView:
-        """The view of ``record``, kept for later when the image is public."""
+    def put(self, record: ImageRecord, *, keep: bool = True) -> ImageView:
+        """The view of ``record``, kept for later when the image is public and ``keep``."""
         view = ImageView.of(record)
-        if not record.private and self._views.max_bytes > 0:
+        if keep and not record.private and self._views.max_bytes > 0:
             key = str(record.guid)
             self._views.put(key, view, view.size_bytes + sys.getsizeof(key))
         return view
 
-    def evict(self, guid: UUID) -> None:
+    def evict(self, guid: UUID | str) -> None:
         self._views.evict(str(guid))
 
     def clear(self) -> None:

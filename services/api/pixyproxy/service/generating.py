@@ -31,10 +31,10 @@ from pixyproxy.core.errors import (
     UpstreamFailed,
 )
 from pixyproxy.core.models import GeneratedImage, GenerateRequest, ImageDetail, ImageRecord
-from pixyproxy.data.changes import ChangeCounter
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.store import ORIGINAL, ImageStore
+from pixyproxy.service.coherence import CacheCoherence
 from pixyproxy.service.idempotency import IdempotentRequests
 from pixyproxy.service.limits import GenerationQuota, InFlightLimit
 
@@ -48,7 +48,7 @@ class ImageGeneration:
     in_flight: InFlightLimit
     quota: GenerationQuota
     idempotency: IdempotentRequests
-    changes: ChangeCounter
+    coherence: CacheCoherence
 
     async def generate(
         self,
@@ -90,7 +90,9 @@ class ImageGeneration:
             raise
         metrics.GENERATIONS.labels("ok").inc()
         metrics.STORED_BYTES.inc(stored.size_bytes)
-        self.changes.bump()  # committed: every worker's cached list pages are stale
+        # Committed: this worker's list pages go now, every other worker's through the
+        # change log the insert wrote to.
+        self.coherence.changed([record.guid], "insert")
         # Not cached here: images enter the cache when they are read, so a burst of
         # generations does not push out the images callers are reading.
         return ImageDetail.from_record(stored)

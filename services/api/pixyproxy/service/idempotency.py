@@ -11,6 +11,10 @@ Recording can fail after the image was stored (the database went away in between
 image is there, so the request still answers with it, and a retry finds it through the
 key (``committed``) and gets it back: never a 409 until the claim goes stale, then a
 second, paid generation.
+
+A replay whose image has been deleted since (by its author, an admin, or retention) is 410
+``image_deleted``: never the deleted image, and not a second generation, which would cost
+what the caller did not ask for again; a new key makes a new image.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from uuid import UUID, uuid4
 
 from anyio import CancelScope, to_thread
 
-from pixyproxy.core.errors import IdempotencyInProgress, IdempotencyKeyReused
+from pixyproxy.core.errors import IdempotencyInProgress, IdempotencyKeyReused, ImageDeleted
 from pixyproxy.core.models import GenerateRequest, ImageDetail
 from pixyproxy.data.idempotency import IdempotencyRepository
 
@@ -66,6 +70,8 @@ class IdempotentRequests:
             return stored
         if claim.outcome == "mismatch":
             raise IdempotencyKeyReused()
+        if claim.outcome == "deleted":
+            raise ImageDeleted()
         if claim.outcome != "claimed":
             raise IdempotencyInProgress()
         try:

@@ -4,24 +4,37 @@
 authenticated caller may do; both offer the ``CallerImages`` methods, so the web layer
 takes one or the other for each request and calls it the same way. Below them: reading
 (``reading.py``, with ``thumbnails.py``), generating (``generating.py``, with ``limits.py`` and
-``idempotency.py``) and the list cursor (``cursors.py``).
+``idempotency.py``), editing and deleting (``editing.py``), the list cursor
+(``cursors.py``), and the caches kept true across workers and replicas (``coherence.py``).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
-from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery, ThumbnailWidth
+from pixyproxy.core.models import (
+    GenerateRequest,
+    IfMatch,
+    ImageDetail,
+    ImageListQuery,
+    ImagePatch,
+    ThumbnailWidth,
+)
 from pixyproxy.core.settings import Settings
-from pixyproxy.data.changes import ChangeCounter
+from pixyproxy.data.changes import ChangeLog
+from pixyproxy.data.deadlines import EDIT_ROUND_TRIPS, longest_write_s
 from pixyproxy.data.generators import ImageGenerator
 from pixyproxy.data.idempotency import IdempotencyRepository
 from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.quotas import QuotaRepository
 from pixyproxy.data.store import ImageStore
 from pixyproxy.service.cache import PublicImageCache
+from pixyproxy.service.coherence import CacheCoherence
+from pixyproxy.service.editing import ImageEditing
 from pixyproxy.service.generating import ImageGeneration
 from pixyproxy.service.idempotency import IdempotentRequests
 from pixyproxy.service.limits import GenerationQuota, InFlightLimit
@@ -37,6 +50,8 @@ class ImageServices:
 
     reading: ImageReader
     generation: ImageGeneration
+    editing: ImageEditing
+    coherence: CacheCoherence
     anonymous_generation: bool = False  # PIXY_ANONYMOUS_GENERATION
 
     @classmethod
@@ -49,15 +64,27 @@ class ImageServices:
         generator: ImageGenerator,
         idempotency_keys: IdempotencyRepository,
         quotas: QuotaRepository,
-        changes: ChangeCounter,
+        changes: ChangeLog,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> ImageServices:
-        """The parts, sized by ``settings``, on the given data implementations."""
+        """The parts, sized by ``settings``, on the given data implementations (and clock:
+        how long ago the change log was read)."""
+        cache = PublicImageCache(settings.detail_cache_bytes)
+        pages = PageCache(settings.list_cache_bytes, ttl_s=settings.list_cache_ttl_s)
+        coherence = CacheCoherence(
+            changes,
+            cache=cache,
+            pages=pages,
+            poll_s=settings.change_poll_s,
+            gap_timeout_s=longest_write_s(settings, EDIT_ROUND_TRIPS),
+            monotonic=monotonic,
+        )
         reading = ImageReader(
             repository,
             store,
-            cache=PublicImageCache(settings.detail_cache_bytes),
-            pages=PageCache(settings.list_cache_bytes, ttl_s=settings.list_cache_ttl_s),
-            changes=changes,
+            cache=cache,
+            pages=pages,
+            coherence=coherence,
             thumbnails=Thumbnails(store, concurrency=settings.thumbnail_concurrency),
         )
         generation = ImageGeneration(
@@ -73,9 +100,10 @@ class ImageServices:
                 # a claim outlives the slowest generation before it counts as abandoned
                 stale_s=max(600, 2 * int(settings.openai_timeout_s)),
             ),
-            changes=changes,
+            coherence=coherence,
         )
-        return cls(reading, generation, settings.anonymous_generation)
+        editing = ImageEditing(repository, store, coherence)
+        return cls(reading, generation, editing, coherence, settings.anonymous_generation)
 
 
 class CallerImages(Protocol):
@@ -92,3 +120,9 @@ class CallerImages(Protocol):
     async def generate(
         self, request: GenerateRequest, *, idempotency_key: str | None = None
     ) -> ImageDetail: ...
+
+    async def edit(
+        self, guid: UUID, patch: ImagePatch, *, if_match: IfMatch | None = None
+    ) -> ImageDetail: ...
+
+    async def delete(self, guid: UUID, *, if_match: IfMatch | None = None) -> None: ...

@@ -1,14 +1,12 @@
 """A cache of the list pages anonymous callers ask for, bounded in bytes.
 
-A page is valid while no image has been added since it was read: each page is read under
-the change count (``data/changes.py``) taken before reading, and the count is bumped after
-every new image is committed, by whichever worker of the server wrote it. A page read
-while a write was in flight carries the count from before that write, so it is not served
-after it. When the count moves, every page kept goes at once.
-
-Changes the count cannot see (images written by another server, rows removed by
-``pixyproxy storage check --fix``) are shown within ``ttl_s``. Lists of authenticated
-callers, which may hold their own private images, are never cached.
+A page is valid while no image has been added, changed or deleted since it was read: each
+page is read under the change generation (``coherence.py``) taken before reading, and the
+generation moves with every change this worker makes or reads from the change log, by
+whichever worker of whichever replica made it. A page read while a change was applied
+carries the generation from before it, so it is not kept. When the generation moves, every
+page kept goes at once. Lists of authenticated callers, which may hold their own private
+images, are never cached.
 
 A page is kept as it is sent, its JSON, so it holds no image details of its own (those
 live in the image cache, which bounds them): what it costs is its bytes. Its key is made
@@ -58,14 +56,14 @@ class DetailPage:
 class PageCache:
     def __init__(self, max_bytes: int, ttl_s: float = 5.0) -> None:
         self._pages: BoundedCache[Hashable, DetailPage] = BoundedCache(max_bytes, ttl_s=ttl_s)
-        self._changes = 0  # the change count the pages kept were read under
+        self._changes = 0  # the change generation the pages kept were read under
 
     def get(self, key: Hashable, changes: int) -> DetailPage | None:
         self._catch_up(changes)
         return self._pages.get(key)
 
     def put(self, key: Hashable, changes: int, page: DetailPage) -> None:
-        """Keep ``page``, read under the change count ``changes`` (taken before reading)."""
+        """Keep ``page``, read under the change generation ``changes`` (taken before)."""
         self._catch_up(changes)
         if changes == self._changes and self._pages.max_bytes > 0:
             self._pages.put(key, page, page.size_bytes(key))
@@ -88,7 +86,7 @@ class PageCache:
         return len(self._pages)
 
     def _catch_up(self, changes: int) -> None:
-        """Pages read under an older count are stale: all of them go at once."""
+        """Pages read under an older generation are stale: all of them go at once."""
         if changes > self._changes:
             self._pages.clear()
             self._changes = changes

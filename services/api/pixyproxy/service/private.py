@@ -4,6 +4,10 @@
   query), and nobody else's private images.
 - It generates images as their author, public or private.
 - Its idempotency keys and its generation quota are its own.
+- It may edit and delete its own images (``editing.py``); an admin (``PIXY_JWT_ADMIN_CLAIM``)
+  any image, to moderate. An admin reads like any other caller: public images and its
+  own, never another's private image in details, lists or content; an edit's answer is the
+  one place an admin sees a private image it does not own (the image it changed).
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ from uuid import UUID
 from pixyproxy.core.models import (
     Caller,
     GenerateRequest,
+    IfMatch,
     ImageDetail,
     ImageListQuery,
+    ImagePatch,
     ThumbnailWidth,
 )
 from pixyproxy.service.images import ImageServices
@@ -46,3 +52,11 @@ class PrivateImages:
         return await self._services.generation.generate(
             request, author=subject, owner=subject, idempotency_key=idempotency_key
         )
+
+    async def edit(
+        self, guid: UUID, patch: ImagePatch, *, if_match: IfMatch | None = None
+    ) -> ImageDetail:
+        return await self._services.editing.edit(guid, patch, caller=self.caller, if_match=if_match)
+
+    async def delete(self, guid: UUID, *, if_match: IfMatch | None = None) -> None:
+        await self._services.editing.delete(guid, caller=self.caller, if_match=if_match)

@@ -4,6 +4,7 @@
   private image answers exactly like a missing one.
 - It may generate only where ``PIXY_ANONYMOUS_GENERATION`` allows, and only public images
   (a private image needs an author to be visible to).
+- It may neither edit nor delete any image: 401, whether the image exists or not.
 - Its idempotency keys and generation quota are those of its client address (after the
   proxies ``PIXY_FORWARDED_ALLOW_IPS`` trusts), an IPv6 client's by its /64 network, which
   one host may hold whole: one client can neither replay, block or claim another's keys
@@ -16,7 +17,14 @@ import ipaddress
 from uuid import UUID
 
 from pixyproxy.core.errors import AuthenticationRequired, InvalidRequest
-from pixyproxy.core.models import GenerateRequest, ImageDetail, ImageListQuery, ThumbnailWidth
+from pixyproxy.core.models import (
+    GenerateRequest,
+    IfMatch,
+    ImageDetail,
+    ImageListQuery,
+    ImagePatch,
+    ThumbnailWidth,
+)
 from pixyproxy.service.images import ImageServices
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.service.reading import ImageContent
@@ -70,3 +78,11 @@ class PublicImages:
         return await self._services.generation.generate(
             request, author=None, owner=self.owner, idempotency_key=idempotency_key
         )
+
+    async def edit(
+        self, guid: UUID, patch: ImagePatch, *, if_match: IfMatch | None = None
+    ) -> ImageDetail:
+        raise AuthenticationRequired("Changing an image needs its author's or an admin's token.")
+
+    async def delete(self, guid: UUID, *, if_match: IfMatch | None = None) -> None:
+        raise AuthenticationRequired("Deleting an image needs its author's or an admin's token.")

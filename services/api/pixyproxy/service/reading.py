@@ -4,8 +4,8 @@ a thumbnail.
 Visibility is decided by the repository's queries for the viewer (``None`` for anonymous
 callers); this module adds the two caches in front of them. Public images are served from
 the image cache (``cache.py``) once read; anonymous list pages from the page cache
-(``pages.py``) until any worker of the server adds an image. Blocking work (SQL, file
-metadata) runs in the threadpool.
+(``pages.py``). Both are used only while ``coherence.py`` says they are fresh, and filled
+only by reads no change raced. Blocking work (SQL, file metadata) runs in the threadpool.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from anyio import to_thread
 
 from pixyproxy.core.errors import ImageNotFound
 from pixyproxy.core.models import WEBP_CONTENT_TYPE, ImageDetail, ImageListQuery, ThumbnailWidth
-from pixyproxy.data.changes import ChangeCounter
 from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.store import ORIGINAL, ImageStore, StoredContent
 from pixyproxy.service.cache import ImageView, PublicImageCache
+from pixyproxy.service.coherence import CacheCoherence
 from pixyproxy.service.cursors import InvalidCursor, decode_cursor, encode_cursor
 from pixyproxy.service.pages import DetailPage, PageCache
 from pixyproxy.service.thumbnails import Thumbnails
@@ -43,25 +43,25 @@ class ImageReader:
     _: KW_ONLY
     cache: PublicImageCache
     pages: PageCache
-    changes: ChangeCounter
+    coherence: CacheCoherence
     thumbnails: Thumbnails
 
     async def get(self, guid: UUID, viewer: str | None) -> ImageDetail:
         return (await self._visible(guid, viewer)).detail
 
     async def list(self, query: ImageListQuery, viewer: str | None) -> DetailPage:
-        """One page. Anonymous callers' pages are kept until an image is added; lists that
+        """One page. Anonymous callers' pages are kept until an image changes; lists that
         may hold the viewer's own private images are read each time."""
         after = decode_cursor(query.cursor) if query.cursor else None
-        if viewer is not None:
+        if viewer is not None or not self.coherence.fresh():
             return await self._read_page(query, after, viewer)
         # Decoded values only: each page has one key however its query was spelled.
         key = (query.tag, query.author, query.q, query.limit, after)
-        changes = self.changes.value()  # before reading: a write meanwhile drops the page
-        if (cached := self.pages.get(key, changes)) is not None:
+        generation = self.coherence.generation  # before reading: a change drops the page
+        if (cached := self.pages.get(key, generation)) is not None:
             return cached
         page = await self._read_page(query, after, viewer)
-        self.pages.put(key, changes, page)
+        self.pages.put(key, generation, page)
         return page
 
     async def content(self, guid: UUID, viewer: str | None) -> ImageContent:
@@ -91,13 +91,16 @@ class ImageReader:
         )
 
     async def _visible(self, guid: UUID, viewer: str | None) -> ImageView:
-        if (cached := self.cache.get(str(guid))) is not None:
+        coherence = self.coherence
+        fresh = coherence.fresh()
+        if fresh and (cached := self.cache.get(str(guid))) is not None:
             return cached  # public: visible to everyone
-        repository = self.repository
+        generation, repository = coherence.generation, self.repository
         record = await to_thread.run_sync(lambda: repository.get(guid, viewer=viewer))
         if record is None:
             raise ImageNotFound(str(guid))
-        return self.cache.put(record)
+        # Kept only if no change was applied while the row was read: it may be older.
+        return self.cache.put(record, keep=fresh and coherence.generation == generation)
 
     async def _read_page(
         self, query: ImageListQuery, after: UUID | None, viewer: str | None
@@ -105,15 +108,18 @@ class ImageReader:
         """The page's guids from the database, the images from the image cache where it has
         them (every public one, once seen), the rest in one more query."""
         repository, cache = self.repository, self.cache
+        generation = self.coherence.generation
         page = await to_thread.run_sync(
             lambda: repository.list(viewer=viewer, filter=query, limit=query.limit, after=after)
         )
         if page.after_missing:
             raise InvalidCursor()
-        views = {guid: view for guid in page.guids if (view := cache.get(guid)) is not None}
+        fresh = self.coherence.fresh()
+        views = {guid: view for guid in page.guids if fresh and (view := cache.get(guid))}
         if missing := [guid for guid in page.guids if guid not in views]:
             records = await to_thread.run_sync(lambda: repository.get_many(missing, viewer=viewer))
-            views.update((str(record.guid), cache.put(record)) for record in records)
+            keep = fresh and self.coherence.generation == generation
+            views.update((str(record.guid), cache.put(record, keep=keep)) for record in records)
         # A row removed between the two queries (storage check --fix) is left out.
         items = [views[guid].detail for guid in page.guids if guid in views]
         next_cursor = encode_cursor(page.next_after) if page.next_after else None

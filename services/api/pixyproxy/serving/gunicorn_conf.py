@@ -74,7 +74,6 @@ def _on_starting(server: Any, startup: ServerStartup) -> None:
     if startup.metrics_dir is not None:
         _empty(startup.metrics_dir)
         server.log.info("prometheus multiprocess mode, directory %s", startup.metrics_dir)
-    server.log.debug("shared state in %s", startup.settings.shared_dir)
 
 
 def _migrate_once(server: Any, settings: Settings) -> None:

@@ -2,7 +2,7 @@
 
 uvicorn starts the app in a child process of its own, from an import string, so that
 process makes its start-up decisions itself (``startup.single_process``): metrics in
-memory, the process's own change count, and in dev mode without a key a new secret at
+memory, and in dev mode without a key a new secret at
 every restart (set ``PIXY_JWT_SECRET`` to keep tokens across restarts).
 """
 

@@ -4,8 +4,6 @@
 
 - the token key: in dev mode without one, a random secret for this run, and a token for
   the user ``dev`` to try it with;
-- the shared directory (``PIXY_SHARED_DIR``, else a fresh one, on ``/dev/shm`` when it is
-  writable) where the workers count image changes;
 - the Prometheus multiprocess directory (``PIXY_METRICS_DIR``, else a fresh private one).
   prometheus_client picks where its values live from ``PROMETHEUS_MULTIPROC_DIR`` when it
   is first imported, so this module sets that variable, the one place that does, before
@@ -33,7 +31,6 @@ from pixyproxy.web.auth import DEV_SUBJECT, mint_token, with_dev_secret
 
 MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's own interface
 METRICS_DIR_PREFIX = "pixyproxy-metrics-"
-SHARED_DIR_PREFIX = "pixyproxy-shared-"
 DEV_TOKEN_TTL_S = 24 * 3600
 
 
@@ -53,19 +50,13 @@ def server_startup(settings: Settings, *, workers: int) -> ServerStartup:
     """The decisions of a server of ``workers`` gunicorn workers."""
     settings, dev_token = with_token_key(settings)
     made: list[Path] = []
-    shared = settings.shared_dir
-    if shared is None:
-        shared = Path(tempfile.mkdtemp(prefix=SHARED_DIR_PREFIX, dir=_tmpfs()))
-        made.append(shared)
     metrics = settings.metrics_dir
     if metrics is None:
         metrics = private_metrics_dir()
         made.append(metrics)
     metrics.mkdir(parents=True, exist_ok=True)  # values are written in it from the first import
     os.environ[MULTIPROC_VARIABLE] = str(metrics)
-    worker_settings = settings.model_copy(
-        update={"shared_dir": shared, "metrics_dir": metrics, "db_auto_migrate": False}
-    )
+    worker_settings = settings.model_copy(update={"metrics_dir": metrics, "db_auto_migrate": False})
     return ServerStartup(
         settings=worker_settings,
         workers=workers,
@@ -78,7 +69,7 @@ def server_startup(settings: Settings, *, workers: int) -> ServerStartup:
 
 def single_process(settings: Settings) -> tuple[Settings, str | None]:
     """The decisions of one process on its own (``serve --reload``): the token key; metrics
-    in memory; no shared directory (the change count is the process's own)."""
+    in memory."""
     keep_metrics_in_memory()
     return with_token_key(settings)
 
@@ -112,7 +103,7 @@ def remove_made(startup: ServerStartup) -> None:
 
 
 def _tmpfs() -> Path | None:
-    """``/dev/shm`` when it is writable: the values and the count are mmapped files."""
+    """``/dev/shm`` when it is writable: the values are mmapped files."""
     shm = Path("/dev/shm")  # noqa: S108 - a tmpfs, not a shared temp directory
     return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
 

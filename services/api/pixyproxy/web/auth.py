@@ -3,8 +3,10 @@
 The accepted algorithms come from settings only, never from the token; HMAC and public-key
 algorithms are never mixed (settings refuse it), so a token signed with a public key used as
 an HMAC secret cannot pass. ``exp``, ``sub`` and ``aud`` are required, ``iss`` when one is
-configured. Header fields that point elsewhere (``jku``, ``x5u``) are never followed: keys
-come from the configured secret, PEM or JWKS URL alone. What a token may carry (claim types,
+configured. An admin (who may edit and delete any image) is named by a claim the settings
+choose (``PIXY_JWT_ADMIN_CLAIM``, ``PIXY_JWT_ADMIN_ROLE``), off unless set. Header fields
+that point elsewhere (``jku``, ``x5u``) are never followed: keys come from the configured
+secret, PEM or JWKS URL alone. What a token may carry (claim types,
 the subject) is checked first, in ``claims.py``, so a token python-jose would misread never
 reaches it and no key is fetched for it.
 """
@@ -46,6 +48,9 @@ class TokenVerifier:
         key = settings.jwt_public_key
         self._public_key = key.get_secret_value() if key else None
         self._jwks = JwksCache(settings.jwt_jwks_url, settings.jwt_jwks_refresh_s)
+        admin_claim = settings.jwt_admin_claim
+        self._admin_path = tuple(admin_claim.split(".")) if admin_claim else None
+        self._admin_role = settings.jwt_admin_role
 
     async def verify(self, token: str) -> Caller:
         if len(token) > MAX_TOKEN_CHARS:
@@ -71,7 +76,25 @@ class TokenVerifier:
             )
         except (JOSEError, ValueError, TypeError):
             raise InvalidToken() from None
-        return Caller(subject=claims["sub"])
+        return Caller(subject=claims["sub"], admin=self._is_admin(claims))
+
+    def _is_admin(self, claims: dict[str, Any]) -> bool:
+        """Whether the admin claim (``PIXY_JWT_ADMIN_CLAIM``, a dotted path into nested
+        objects) is the admin role or a list holding it. A token without the claim is no
+        admin's; one whose claim is neither a string nor a list of strings is refused, as
+        any claim of the wrong type is (``claims.py``)."""
+        if self._admin_path is None:
+            return False
+        value: Any = claims
+        for name in self._admin_path:
+            if not isinstance(value, dict) or name not in value:
+                return False
+            value = value[name]
+        if isinstance(value, str):
+            return value == self._admin_role
+        if isinstance(value, list) and all(isinstance(role, str) for role in value):
+            return self._admin_role in value
+        raise InvalidToken(f"The token's {'.'.join(self._admin_path)} is not a list of strings.")
 
     async def _key_for(self, header: dict[str, Any]) -> str | dict[str, Any]:
         if self._secret is not None:

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from pixyproxy.core.errors import AuthenticationRequired
 from pixyproxy.core.models import Caller
 from pixyproxy.service.images import CallerImages
 from pixyproxy.service.private import PrivateImages
@@ -57,3 +58,12 @@ def images_for(request: Request, caller: Caller | None) -> CallerImages:
         # The address uvicorn saw, after the proxies PIXY_FORWARDED_ALLOW_IPS trusts.
         return PublicImages(images, client=request.client.host if request.client else None)
     return PrivateImages(images, caller)
+
+
+def private_images_for(request: Request, caller: Caller | None, action: str) -> PrivateImages:
+    """The use cases of an authenticated caller, for a route only those may use (changing
+    or deleting an image): an anonymous caller is a 401 before anything else is looked at,
+    its body included. ``action`` names what needs the token, for the message."""
+    if caller is None:
+        raise AuthenticationRequired(f"{action} needs the author's or an admin's bearer token.")
+    return PrivateImages(runtime_of(request).images, caller)

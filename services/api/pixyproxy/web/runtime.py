@@ -1,6 +1,7 @@
 """The long-lived parts of one app, built from its settings in its lifespan and reached
-through dependencies: the database pool, the image store, the image use cases' parts and
-the token verifier. Nothing here is built at import time, so tests can run many apps."""
+through dependencies: the database pool, the image store, the image use cases' parts (and
+the task that keeps their caches coherent) and the token verifier. Nothing here is built
+at import time, so tests can run many apps."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import anyio
 from anyio import to_thread
 
 from pixyproxy.core.settings import Settings
-from pixyproxy.data.changes import open_change_counter
+from pixyproxy.data.changes import SqlChangeLog
 from pixyproxy.data.database import Database
 from pixyproxy.data.generators import build_generator
 from pixyproxy.data.idempotency import SqlIdempotencyRepository
@@ -55,7 +57,6 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     to_thread.current_default_thread_limiter().total_tokens = settings.threads
     database = open_database(settings)
     generator = build_generator(settings)
-    changes = open_change_counter(settings.shared_dir)
     try:
         if settings.db_auto_migrate:
             await to_thread.run_sync(migrate, database)
@@ -67,22 +68,25 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             generator=generator,
             idempotency_keys=SqlIdempotencyRepository(database),
             quotas=SqlQuotaRepository(database),
-            changes=changes,
+            changes=SqlChangeLog(database),
         )
-        yield Runtime(
-            database=database,
-            store=store,
-            images=images,
-            tokens=TokenVerifier(settings),
-            dev_tokens=DevTokens.for_settings(settings),
-            image_origins=redirect_origins(settings),
-            offload=(
-                XAccelRedirect(settings.content_offload_prefix, settings.storage_dir)
-                if settings.content_offload == "x-accel"
-                else None
-            ),
-        )
+        async with anyio.create_task_group() as background:
+            # Reads the change log while the app runs (service/coherence.py).
+            background.start_soon(images.coherence.run)
+            yield Runtime(
+                database=database,
+                store=store,
+                images=images,
+                tokens=TokenVerifier(settings),
+                dev_tokens=DevTokens.for_settings(settings),
+                image_origins=redirect_origins(settings),
+                offload=(
+                    XAccelRedirect(settings.content_offload_prefix, settings.storage_dir)
+                    if settings.content_offload == "x-accel"
+                    else None
+                ),
+            )
+            background.cancel_scope.cancel()
     finally:
         await generator.aclose()
         database.close()
-        changes.close()

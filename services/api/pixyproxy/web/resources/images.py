@@ -1,25 +1,31 @@
-"""The image resource: generate, read, list, and serve content and thumbnails."""
+"""The image resource: generate, read, list, change, delete, and serve content and
+thumbnails."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import FileResponse
+from pydantic import ValidationError
 
+from pixyproxy.core.errors import UnsupportedMediaType, ValidationFailed
 from pixyproxy.core.models import (
     PNG_CONTENT_TYPE,
     WEBP_CONTENT_TYPE,
     GenerateRequest,
+    IfMatch,
     ImageDetail,
     ImageListQuery,
+    ImagePatch,
     ThumbnailQuery,
 )
 from pixyproxy.service.pages import DetailPage
 from pixyproxy.web.content import content_response
-from pixyproxy.web.deps import OptionalCaller, images_for, runtime_of
+from pixyproxy.web.deps import OptionalCaller, images_for, private_images_for, runtime_of
 from pixyproxy.web.limits import single_values
 from pixyproxy.web.problems import problem_responses
 from pixyproxy.web.requestlog import LogRoute
@@ -39,6 +45,32 @@ class JsonBody(Response):
 
     def __init__(self, content: ImageDetail | DetailPage, status_code: int = 200) -> None:
         super().__init__(content.encoded, status_code=status_code)
+
+
+def detail_response(detail: ImageDetail) -> Response:
+    """One image's detail, with the strong ETag of its state (the ``If-Match`` of a PATCH or
+    DELETE that must not overwrite a change it has not seen)."""
+    response = JsonBody(detail)
+    response.headers["ETag"] = detail.etag
+    return response
+
+
+MERGE_PATCH = "application/merge-patch+json"
+PATCH_MEDIA_TYPES = (MERGE_PATCH, "application/json")
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The strong entity tag of the image's state.",
+        "schema": {"type": "string"},
+    }
+}
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="Change only if the image is still in this state: an ETag from"
+        " GET /image/{guid} or a PATCH (or `*`); else 412.",
+    ),
+]
 
 
 IdempotencyKey = Annotated[
@@ -79,7 +111,7 @@ IdempotencyKey = Annotated[
                 },
             }
         },
-        **problem_responses(400, 409, 413, 429, 502, 507),
+        **problem_responses(400, 409, 410, 413, 429, 502, 507),
     },
     operation_id="generateImage",
 )
@@ -129,10 +161,102 @@ async def list_images(
     response_model=ImageDetail,
     summary="One image's details",
     operation_id="getImage",
-    responses=problem_responses(404),
+    responses={200: {"headers": ETAG_HEADER}, **problem_responses(404)},
 )
 async def get_image(guid: UUID, request: Request, caller: OptionalCaller) -> Response:
-    return JsonBody(await images_for(request, caller).get(guid))
+    return detail_response(await images_for(request, caller).get(guid))
+
+
+@router.api_route(
+    "/image/{guid}",
+    methods=["PATCH"],
+    response_model=ImageDetail,
+    summary="Change an image's tags or privacy (JSON merge patch; its author or an admin)",
+    operation_id="editImage",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": ImagePatch.model_json_schema()} for media in PATCH_MEDIA_TYPES
+            },
+        }
+    },
+    responses={200: {"headers": ETAG_HEADER}, **problem_responses(403, 404, 412, 415)},
+)
+async def edit_image(
+    guid: UUID, request: Request, caller: OptionalCaller, if_match: IfMatchHeader = None
+) -> Response:
+    images = private_images_for(request, caller, "Changing an image")
+    patch = await _merge_patch(request)
+    detail = await images.edit(guid, patch, if_match=_if_match(request))
+    return detail_response(detail)
+
+
+@router.api_route(
+    "/image/{guid}",
+    methods=["DELETE"],
+    status_code=204,
+    response_class=Response,
+    summary="Delete an image and its files (its author or an admin)",
+    operation_id="deleteImage",
+    responses={204: {"description": "Deleted"}, **problem_responses(403, 404, 412)},
+)
+async def delete_image(
+    guid: UUID, request: Request, caller: OptionalCaller, if_match: IfMatchHeader = None
+) -> Response:
+    images = private_images_for(request, caller, "Deleting an image")
+    await images.delete(guid, if_match=_if_match(request))
+    return Response(status_code=204)
+
+
+def _if_match(request: Request) -> IfMatch | None:
+    """Every ``If-Match`` header's tags together (a list may be split over several)."""
+    values = request.headers.getlist("if-match")
+    return IfMatch.parse(values) if values else None
+
+
+async def _merge_patch(request: Request) -> ImagePatch:
+    """The body as a JSON merge patch of an image (RFC 7396): a JSON object, sent as
+    ``application/merge-patch+json`` or ``application/json`` (else 415), whose members are
+    those of ``ImagePatch`` (else 422). Parsed strictly: no member twice, no NaN."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media not in PATCH_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"Send the patch as {MERGE_PATCH} (or application/json).",
+            headers={"Accept-Patch": f"{MERGE_PATCH}, application/json"},
+        )
+    try:
+        document = json.loads(
+            await request.body(), object_pairs_hook=_unique_members, parse_constant=_no_constant
+        )
+    except (ValueError, RecursionError):
+        raise _invalid_body(["body"], "not a JSON document") from None
+    if not isinstance(document, dict):
+        raise _invalid_body(["body"], "a merge patch of an image is a JSON object")
+    try:
+        return ImagePatch.model_validate(document)
+    except ValidationError as exc:
+        errors: list[dict[str, object]] = [
+            {"loc": ["body", *map(str, error["loc"])], "msg": error["msg"]}
+            for error in exc.errors()
+        ]
+        where = ", ".join(".".join(["body", *map(str, e["loc"])]) for e in exc.errors()[:5])
+        raise ValidationFailed(f"The request is not valid: {where}.", errors=errors) from None
+
+
+def _invalid_body(loc: list[str], msg: str) -> ValidationFailed:
+    return ValidationFailed(f"The request is not valid: {msg}.", errors=[{"loc": loc, "msg": msg}])
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        raise ValueError("a member name appears twice")
+    return members
+
+
+def _no_constant(constant: str) -> NoReturn:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _bytes_responses(media_type: str) -> dict[int | str, dict[str, Any]]:

@@ -23,7 +23,7 @@ async function request(path, { method = "GET", body, headers = {}, signal, beare
   const sent = bearer ?? token();
   const allHeaders = { Accept: "application/json", ...headers };
   if (sent) allHeaders.Authorization = `Bearer ${sent}`;
-  if (body !== undefined) allHeaders["Content-Type"] = "application/json";
+  if (body !== undefined && !allHeaders["Content-Type"]) allHeaders["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, {
@@ -90,7 +90,32 @@ export async function listPage(path, signal) {
 }
 
 export async function getImage(guid, signal) {
-  return (await request(`/image/${encodeURIComponent(guid)}`, { signal })).json();
+  return (await getImageAndTag(guid, signal)).image;
+}
+
+/** One image's detail and its ETag: what an edit or a delete names in If-Match. */
+export async function getImageAndTag(guid, signal) {
+  const response = await request(imagePath(guid), { signal });
+  return { image: await response.json(), etag: response.headers.get("ETag") };
+}
+
+/** Change an image's tags or privacy (a JSON merge patch), if it is still `etag`. */
+export async function editImage(guid, patch, etag) {
+  const response = await request(imagePath(guid), {
+    method: "PATCH",
+    body: patch,
+    headers: { "Content-Type": "application/merge-patch+json", ...(etag ? { "If-Match": etag } : {}) },
+  });
+  return { image: await response.json(), etag: response.headers.get("ETag") };
+}
+
+/** Delete an image, if it is still `etag`. */
+export async function deleteImage(guid, etag) {
+  await request(imagePath(guid), { method: "DELETE", headers: etag ? { "If-Match": etag } : {} });
+}
+
+function imagePath(guid) {
+  return `/image/${encodeURIComponent(guid)}`;
 }
 
 export async function generate(body, idempotencyKey) {

@@ -1,17 +1,20 @@
-// The image page: the full picture, what is known about it, a download button and a curl
-// command to fetch it. (Edit and delete controls, once the API has them, go in `actions`.)
+// The image page: the full picture, what is known about it, a download button, a curl
+// command to fetch it, and for a signed-in caller the controls to change or delete it.
 
-import { getImage } from "./api.js";
+import { getImageAndTag } from "./api.js";
+import { token } from "./auth.js";
 import { fill, h, truncate } from "./dom.js";
+import { manageControls } from "./manage.js";
 import { Pictures, contentUrl } from "./images.js";
 import { authorControl, tagList } from "./tiles.js";
 
 const TITLE_CHARS = 80;
 
 export class ImageView {
-  constructor({ container, onFilter }) {
+  constructor({ container, onFilter, onChanged }) {
     this.container = container;
     this.onFilter = onFilter;
+    this.onChanged = onChanged; // an image was changed or deleted: lists are stale
     this.pictures = new Pictures();
     this.guid = null;
     this.request = null;
@@ -26,10 +29,10 @@ export class ImageView {
     this.guid = guid;
     fill(this.container, h("h1", { id: "image-title", tabindex: "-1" }, "Loading the image…"));
     try {
-      const image = await getImage(guid, controller.signal);
+      const { image, etag } = await getImageAndTag(guid, controller.signal);
       if (controller.signal.aborted) return;
       document.title = `${truncate(image.prompt, TITLE_CHARS)} — PixyProxy`;
-      fill(this.container, await this.detail(image));
+      fill(this.container, await this.detail(image, etag));
     } catch (error) {
       if (controller.signal.aborted) return;
       document.title = "Image not found — PixyProxy";
@@ -54,7 +57,28 @@ export class ImageView {
     document.getElementById("image-title")?.focus();
   }
 
-  async detail(image) {
+  /** After an edit: the image as it is now, the caller told where the focus was. */
+  async saved({ image, etag }) {
+    this.onChanged();
+    this.pictures.release();
+    fill(this.container, await this.detail(image, etag));
+    document.getElementById("manage-status").textContent = "Saved.";
+    document.getElementById("edit-save").focus();
+  }
+
+  deleted() {
+    this.onChanged();
+    this.pictures.release();
+    document.title = "Image deleted — PixyProxy";
+    fill(
+      this.container,
+      h("h1", { id: "image-title", tabindex: "-1" }, "Image deleted"),
+      h("p", { class: "status", role: "status" }, "The image and its files are gone."),
+    );
+    this.focusTitle();
+  }
+
+  async detail(image, etag) {
     const img = h("img", { class: "full", alt: image.prompt, width: image.width, height: image.height });
     const download = h("a", { class: "button", href: contentUrl(image), download: image.filename }, "Download PNG");
     if (image.private) {
@@ -89,6 +113,13 @@ export class ImageView {
         fact("Created", h("time", { datetime: image.created_at }, formatTime(image.created_at))),
       ),
       h("div", { class: "actions", id: "image-actions" }, download),
+      token()
+        ? manageControls(image, etag, {
+            onSaved: (saved) => this.saved(saved),
+            onDeleted: () => this.deleted(),
+            onReload: () => this.show(image.guid).then(() => this.focusTitle()),
+          })
+        : null,
       h("h2", {}, "Fetch it with curl"),
       h("pre", { class: "command" }, code),
       h(

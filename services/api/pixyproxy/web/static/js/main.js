@@ -24,7 +24,13 @@ const grid = new Grid({
   filtersBar: $("filters"),
   onFilter: filterBy,
 });
-const imageView = new ImageView({ container: $("image-detail"), onFilter: filterBy });
+const imageView = new ImageView({
+  container: $("image-detail"),
+  onFilter: filterBy,
+  onChanged: () => {
+    gridFilters = null; // the grid is drawn anew when it is shown again
+  },
+});
 const signInDialog = new SignInDialog({
   dialog: $("sign-in-dialog"),
   form: $("sign-in-form"),
