@@ -13,7 +13,9 @@ port_forward() {
   log="${RUNNER_TEMP:-/tmp}/port-forward-${local_port}-$(date +%s).log"
   kubectl port-forward "$target" "${local_port}:${remote_port}" >"$log" 2>&1 &
   PORT_FORWARD_PID=$!
-  trap 'kill "$PORT_FORWARD_PID" 2>/dev/null || true' EXIT
+  # Every forward the step opened, stopped together when its shell exits.
+  PORT_FORWARD_PIDS="${PORT_FORWARD_PIDS:-} $PORT_FORWARD_PID"
+  trap 'kill $PORT_FORWARD_PIDS 2>/dev/null || true' EXIT
   local _
   for _ in $(seq 1 60); do
     if curl -fsS -o /dev/null "http://127.0.0.1:${local_port}/healthz" 2>/dev/null; then
