@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
+import anyio
 import pytest
+from anyio import to_thread
 
 from pixyproxy.core.errors import ImageNotFound
 from pixyproxy.core.models import Caller, GenerateRequest, ImageListQuery, ImagePatch
@@ -183,3 +185,22 @@ def test_a_wide_jump_in_ids_is_not_waited_for_id_by_id(
     services.coherence.catch_up()
     assert len(services.coherence._missing) == START_WINDOW
     assert min(services.coherence._missing) == 5_000_000 - START_WINDOW
+
+
+async def test_a_poll_does_not_queue_behind_a_busy_request_threadpool(
+    workers: tuple[ImageServices, ImageServices],
+) -> None:
+    """Under load every slot of the requests' threadpool is taken; a poll waiting for one
+    would pass the bound and turn every cached read into a database read."""
+    a, _ = workers
+    requests = to_thread.current_default_thread_limiter()
+    borrowers = [object() for _ in range(int(requests.total_tokens))]
+    for borrower in borrowers:
+        await requests.acquire_on_behalf_of(borrower)
+    try:
+        with anyio.fail_after(5):
+            await a.coherence.poll_once()
+        assert a.coherence.fresh()
+    finally:
+        for borrower in borrowers:
+            requests.release_on_behalf_of(borrower)

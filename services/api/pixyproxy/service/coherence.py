@@ -87,6 +87,9 @@ class CacheCoherence:
         self._missing: dict[int, float] = {}  # skipped ids -> when first skipped
         self._lost = False  # skipped ids were given up while they may still commit
         self._purged_at = monotonic()
+        # The poll's own thread slot: behind the requests' threadpool, a busy worker's poll
+        # would wait past the bound, and every request would then bypass the caches.
+        self._limiter: anyio.CapacityLimiter | None = None
 
     def fresh(self) -> bool:
         """Whether the caches may be used now: the log was read within ``bound_s``."""
@@ -105,8 +108,10 @@ class CacheCoherence:
     async def poll_once(self) -> None:
         """Read what is new in the log (in the threadpool) and apply it."""
         started = self._monotonic()
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)  # made in the event loop that uses it
         try:
-            found = await to_thread.run_sync(self._read_new)
+            found = await to_thread.run_sync(self._read_new, limiter=self._limiter)
         except PixyProxyException as exc:
             log.warning("coherence.poll_failed: %s", exc.message)
             return
@@ -184,6 +189,6 @@ class CacheCoherence:
     async def _purge(self) -> None:
         before = datetime.now(UTC) - KEEP_CHANGES
         try:
-            await to_thread.run_sync(self.changes.purge, before)
+            await to_thread.run_sync(self.changes.purge, before, limiter=self._limiter)
         except Exception:
             log.warning("coherence.purge_failed", exc_info=True)
