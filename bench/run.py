@@ -581,7 +581,12 @@ class Runner:
         if problem is not None:
             self.note(f"generation smoke test failed, scenario 4 runs anyway: {problem}")
         generate, during = [], []
-        for _index in range(self.options.load.repeat):
+        for index in range(self.options.load.repeat):
+            if index:
+                # The requests wrk left when it stopped still finish on the server (a
+                # generation is not cut off by its client going): their slots would refuse
+                # the next sample's first requests with 503 generation_capacity_exceeded.
+                time.sleep(DRAIN_MOCK_DELAYS * self.options.mock_delay_s + 1.0)
             one, other = self._generation_sample(server, mock, token, detail_paths)
             generate.append(one)
             if other is not None:
@@ -670,6 +675,9 @@ def save(output: Path, history_dir: Path | None, results: dict[str, Any]) -> lis
         written.append(path)
     return written
 
+
+# How many mock delays the generations a sample leaves behind take to finish.
+DRAIN_MOCK_DELAYS = 3
 
 HARNESS_ERRORS = (HarnessError, ServerError, LoadError, SeedError, OffloadError, ListError)
 
