@@ -22,7 +22,7 @@ from pixyproxy.core.models import GeneratedImage, ImageFilter, ImagePage, ImageR
 from pixyproxy.data.changes import Change, ChangeKind
 from pixyproxy.data.database import Database, DuplicateKey
 from pixyproxy.data.idempotency import Claim
-from pixyproxy.data.images import Check, Edit
+from pixyproxy.data.images import Check, Edit, edited
 from pixyproxy.data.search import matches as search_matches
 from pixyproxy.data.store import StoredItem, Variant
 from tests.support.png import tiny_png
@@ -134,16 +134,9 @@ class FakeImageRepository(_Database):
             current = self.rows.get(guid)
             if current is None:
                 return None
-            edited = edit(current)
-            if edited is current:
+            changed = edited(current, edit)
+            if changed is current:
                 return current
-            changed = current.model_copy(
-                update={
-                    "tags": edited.tags,
-                    "private": edited.private,
-                    "updated_at": datetime.now(UTC),
-                }
-            )
             self.rows[guid] = changed
             self.changes.record([guid], "update")
             return changed

@@ -36,8 +36,20 @@ from pixyproxy.data.search import (
 Edit = Callable[[ImageRecord], ImageRecord]
 Check = Callable[[ImageRecord], None]
 
+
 # The images table is the record's fields, and the words ``q`` searches (data/search.py);
 # its tags live in image_tags.
+def edited(current: ImageRecord, edit: Edit) -> ImageRecord:
+    """What ``edit`` makes of ``current``: ``current`` itself when nothing changes, else its
+    new tags and privacy with ``updated_at`` moved (the only fields an edit may change)."""
+    wanted = edit(current)
+    if wanted is current:
+        return current
+    return current.model_copy(
+        update={"tags": wanted.tags, "private": wanted.private, "updated_at": datetime.now(UTC)}
+    )
+
+
 IMAGES = Columns(ImageRecord, generated=["id"], elsewhere=["tags"])
 WRITTEN = (*IMAGES.written, "prompt_words")
 _COLUMNS = IMAGES.select("i")
@@ -187,16 +199,9 @@ class SqlImageRepository:
             current = self._locked(cursor, guid)
             if current is None:
                 return None
-            edited = edit(current)
-            if edited is current:
+            changed = edited(current, edit)
+            if changed is current:
                 return current
-            changed = current.model_copy(
-                update={
-                    "tags": edited.tags,
-                    "private": edited.private,
-                    "updated_at": datetime.now(UTC),
-                }
-            )
             cursor.execute(
                 "UPDATE images SET private = %(private)s, updated_at = %(updated_at)s"
                 " WHERE id = %(id)s",
