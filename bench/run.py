@@ -108,8 +108,9 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, duration: float) ->
         "--warmup",
         type=float,
         default=8,
-        help="unmeasured seconds before each GET scenario (default %(default)s: long enough "
-        "for each worker's image cache to fill, as in a server that has run a while)",
+        help="unmeasured seconds before each GET scenario, at least (default %(default)s); "
+        "longer until each worker has read each path about 7 times, so its caches hold what "
+        "a server that has run a while holds (bench/measure.py)",
     )
     parser.add_argument("--connections", type=int, default=50, help="wrk connections for GETs")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads per wrk process")

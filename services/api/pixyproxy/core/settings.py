@@ -78,8 +78,8 @@ class Settings(BaseSettings):
     # The memory per worker for public images (details and their JSON) and for anonymous
     # list pages, each bounded in bytes whatever callers ask for (0 turns a cache off); and
     # how long at most a page is kept.
-    detail_cache_bytes: int = Field(default=48 * MIB, ge=0, le=64 * 1024 * MIB)
-    list_cache_bytes: int = Field(default=16 * MIB, ge=0, le=64 * 1024 * MIB)
+    detail_cache_bytes: int = Field(default=32 * MIB, ge=0, le=64 * 1024 * MIB)
+    list_cache_bytes: int = Field(default=8 * MIB, ge=0, le=64 * 1024 * MIB)
     list_cache_ttl_s: float = Field(default=5.0, gt=0, le=3600)
     # How often each worker reads the change log (service/coherence.py): another worker's
     # or replica's change stops being served within twice this (1 s with the default).

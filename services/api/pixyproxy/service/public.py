@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import ipaddress
+from functools import cached_property
 from uuid import UUID
 
 from pixyproxy.core.errors import AuthenticationRequired, InvalidRequest
@@ -51,7 +52,14 @@ class PublicImages:
     def __init__(self, services: ImageServices, *, client: str | None = None) -> None:
         """``client``: the caller's address, as the server saw it after trusted proxies."""
         self._services = services
-        self.owner = anonymous_owner(client)
+        self._client = client
+
+    @cached_property
+    def owner(self) -> str:
+        """Whose keys and quota this caller's generations count against: worked out only
+        when asked, since parsing the address costs a cached read a few per cent and only
+        a generation needs it."""
+        return anonymous_owner(self._client)
 
     async def get(self, guid: UUID) -> ImageDetail:
         return await self._services.reading.get(guid, viewer=None)

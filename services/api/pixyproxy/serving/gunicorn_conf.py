@@ -19,6 +19,7 @@ from prometheus_client import multiprocess
 
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.init import migrate, open_database
+from pixyproxy.serving.memory import limit_malloc_arenas
 from pixyproxy.serving.startup import ServerStartup, remove_made
 from pixyproxy.web.logs import configure_logging
 
@@ -53,7 +54,7 @@ def base_options(settings: Settings, *, bind: str, workers: int) -> dict[str, An
         # No runtime control socket: it would live in $HOME (read-only in the container)
         # and several servers on one machine would share its path.
         "control_socket_disable": True,
-        "post_worker_init": _freeze_startup_objects,
+        "post_worker_init": _prepare_worker,
         "when_ready": lambda server: _warn_about_shutdown(server, settings),
     }
 
@@ -103,14 +104,17 @@ def _child_exit(startup: ServerStartup, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-def _freeze_startup_objects(worker: Any) -> None:
-    """Keep the worker's imported modules and app out of the cyclic collector.
+def _prepare_worker(worker: Any) -> None:
+    """Before a worker serves: its start-up objects out of the cyclic collector, and few
+    malloc arenas for the threads it is about to start (``memory.py``).
 
-    They live as long as the worker, yet every full collection walks them all (some 120,000
-    objects, about 50 ms on the bench machine) while the event loop waits: the slowest
-    requests were those that met one. Frozen objects are still freed by reference counting.
+    The start-up objects live as long as the worker, yet every full collection walks them
+    all (some 120,000 objects, about 50 ms on the bench machine) while the event loop
+    waits: the slowest requests were those that met one. Frozen objects are still freed by
+    reference counting.
     """
     gc.freeze()
+    limit_malloc_arenas()
 
 
 def _warn_about_shutdown(server: Any, settings: Settings) -> None:

@@ -52,8 +52,10 @@ _PATHSEND = "http.response.pathsend"
 
 
 class ImageFileResponse(FileResponse):
-    # Each chunk is a threadpool hop: a 1 MB PNG in 4 reads rather than 16.
-    chunk_size = 256 * 1024
+    # Each chunk is a threadpool hop: a 1 MB PNG in 8 reads rather than Starlette's 16
+    # (80 % of the FastAPI FileResponse's req/s with 64 KB, 108 % with 128 KB, as much with
+    # 256 KB but 12 MB more RSS per worker with 50 clients: two chunks each in flight).
+    chunk_size = 128 * 1024
 
 
 class ObjectResponse(ImageFileResponse):
