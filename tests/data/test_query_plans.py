@@ -5,8 +5,9 @@ a set of their own: ``data/images.py``'s ``list_query``).
 
 On MySQL, EXPLAIN shows no table read whole (access type ALL), and the rows a page reads
 (the session's handler counters, which MySQL and MariaDB both keep) stay a small multiple
-of the page for every shape but a search for a common word, whose matches the full-text
-index hands over all at once. On SQLite, EXPLAIN QUERY PLAN never says ``SCAN i``.
+of the page for every shape; a ``q`` page reads its window more, the ``WORD_SCAN_ROWS``
+newest images its words are looked for in before the full-text index is asked
+(``word_scan_query``). On SQLite, EXPLAIN QUERY PLAN never says ``SCAN i``.
 The tables are seeded in one statement each (INSERT ... SELECT from a numbers table)."""
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 from pixyproxy.core.models import ImageFilter
 from pixyproxy.core.settings import load_settings
 from pixyproxy.data.database import Cursor, Database, Dialect
-from pixyproxy.data.images import list_query
+from pixyproxy.data.images import WORD_SCAN_ROWS, list_query, words_are_common
 from pixyproxy.data.init import migrate, open_database
 from pixyproxy.data.search import WORD_MARK, token
 from tests.support.mysql import (
@@ -143,9 +144,27 @@ def guid_at(database: Database, position: int) -> UUID:
 def query(
     database: Database, filter: ImageFilter, viewer: str | None, after: int | None
 ) -> tuple[str, dict[str, Any]]:
+    """The page's SQL, as the repository makes it (on MySQL a ``q`` first asks
+    ``words_are_common``)."""
     dialect: Dialect = database.dialect
     cursor_guid = guid_at(database, after) if after is not None else None
-    return list_query(viewer=viewer, filter=filter, limit=PAGE, after=cursor_guid, dialect=dialect)
+    return list_query(
+        viewer=viewer,
+        filter=filter,
+        limit=PAGE,
+        after=cursor_guid,
+        dialect=dialect,
+        scan_words=scans_words(database, filter, viewer, cursor_guid),
+    )
+
+
+def scans_words(
+    database: Database, filter: ImageFilter, viewer: str | None, after: UUID | None
+) -> bool:
+    if filter.q is None or database.dialect != "mysql":
+        return False
+    with database.reading() as cursor:
+        return words_are_common(cursor, viewer, filter, PAGE, after, WORD_SCAN_ROWS)
 
 
 def explained_tables(database: Database, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -185,16 +204,40 @@ def test_no_list_shape_reads_a_table_whole_on_mysql(
     for table in tables:
         if not table["table_name"].startswith(("<derived", "<union")):  # a page, or two
             assert table["access_type"] != "ALL", table
-    if filter.q is not None:  # the public images through the full-text index
-        assert any(t.get("access_type") == "fulltext" for t in tables), tables
+    cursor_guid = guid_at(mariadb, after) if after is not None else None
+    full_text = any(t.get("access_type") == "fulltext" for t in tables)
+    if filter.q is not None:  # the public images through the full-text index, or the newest
+        assert full_text != scans_words(mariadb, filter, viewer, cursor_guid), tables
     with mariadb.reading() as cursor:
         before = rows_read(cursor)
+        if filter.q is not None:
+            words_are_common(cursor, viewer, filter, PAGE, cursor_guid, WORD_SCAN_ROWS)
+        window = rows_read(cursor) - before
         cursor.execute(sql, params)
         row = cursor.fetchone()
-        read = rows_read(cursor) - before
+        read = rows_read(cursor) - before - window
     assert row is not None and row["guids"], "every shape has images"
-    if filter.q != "fox":  # a common word: each of its 10,000 matches is looked at
+    # A q's window reads each of its images, the private ones it passes over, each one's
+    # tag when a tag is asked for, and the derived table it fills: four reads an image at
+    # most. A page found in the window stops within it.
+    assert window <= 4 * WORD_SCAN_ROWS, f"{window} rows read in the window"
+    if filter.q is not None and not full_text:
+        assert read <= window, f"{read} rows read for a page the window held ({window})"
+    else:
         assert read < 40 * PAGE, f"{read} rows read for a page of {PAGE} ({ROWS} images)"
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    ("q", "scanned"), [("fox", True), ("prompt", True), ("12345", False), ("prompt 9999", False)]
+)
+def test_a_common_word_is_found_among_the_newest_images_a_rare_one_by_the_index(
+    mariadb: Database, q: str, scanned: bool
+) -> None:
+    """One prompt in ten holds "fox": a page of it is among the newest 5,000 images; a
+    number is in one prompt (or a few, as a prefix), which the index finds at once."""
+    assert scans_words(mariadb, ImageFilter(q=q), None, None) is scanned
+    assert scans_words(mariadb, ImageFilter(q=q), None, guid_at(mariadb, 60_000)) is scanned
 
 
 @pytest.mark.parametrize(("filter", "viewer", "after"), SHAPES)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ from pixyproxy.core.models import ImageFilter, ImageListQuery
 from pixyproxy.core.words import words
 from pixyproxy.data import search
 from pixyproxy.data.database import Database
-from pixyproxy.data.images import ImageRepository, SqlImageRepository
+from pixyproxy.data.images import WORD_SCAN_ROWS, ImageRepository, SqlImageRepository
 from pixyproxy.data.init import migrate, schema_version
 from pixyproxy.data.schema import MIGRATIONS, VERSION_TABLE
 from pixyproxy.data.search import TOKEN_MAX, matches, prompt_words, token
@@ -46,11 +47,11 @@ EXAMPLES = settings(
 )
 
 
-def emptied(database: Database) -> ImageRepository:
+def emptied(database: Database, word_scan_rows: int = WORD_SCAN_ROWS) -> ImageRepository:
     with database.writing() as cursor:
         cursor.execute("DELETE FROM image_tags")
         cursor.execute("DELETE FROM images")
-    return SqlImageRepository(database)
+    return SqlImageRepository(database, word_scan_rows=word_scan_rows)
 
 
 def found(repo: ImageRepository, q: str, viewer: str | None = None) -> set[str]:
@@ -76,12 +77,39 @@ def queries(draw: st.DrawFn, prompts: list[str]) -> list[str]:
 def test_sqlite_mariadb_and_the_rule_find_the_same_prompts(
     sqlite_database: Database, mysql_database: Database, data: st.DataObject, prompts: list[str]
 ) -> None:
+    """On MariaDB both ways of answering: the newest images checked for the words (a
+    handful of images are all there is) and the full-text index (when no more than one
+    image is checked first)."""
     repos = [emptied(sqlite_database), emptied(mysql_database)]
     guids = [[str(repo.insert(make_record(p)).guid) for p in prompts] for repo in repos]
+    by_index = SqlImageRepository(mysql_database, word_scan_rows=1)
     for q in data.draw(queries(prompts)):
-        for repo, theirs in zip(repos, guids, strict=True):
+        for repo, theirs in zip([*repos, by_index], [*guids, guids[1]], strict=True):
             expected = {g for g, p in zip(theirs, prompts, strict=True) if matches(q, p)}
             assert found(repo, q) == expected, (q, prompts, repo)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("word_scan_rows", [1, 4, 9, 100])
+def test_pages_of_a_search_are_the_matches_newest_first_however_each_is_found(
+    mysql_database: Database, word_scan_rows: int
+) -> None:
+    """Pages of 3 through 40 images of which some match: with a window of 4 or 9 images,
+    some pages are found in the window and some through the index, and a cursor page may
+    be either; the pages together are every match, once, newest first."""
+    repo = emptied(mysql_database, word_scan_rows)
+    prompts = [f"a {'fox' if n % 3 == 0 or 12 <= n < 20 else 'owl'} {n}" for n in range(40)]
+    guids = [str(repo.insert(make_record(prompt)).guid) for prompt in prompts]
+    expected = [g for g, p in zip(guids, prompts, strict=True) if "fox" in p][::-1]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = repo.list(viewer=None, filter=ImageFilter(q="fox"), limit=3, after=after)
+        seen += page.guids
+        if not page.more:
+            break
+        after = UUID(page.guids[-1])
+    assert seen == expected
 
 
 @pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql), "fake"])
