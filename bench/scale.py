@@ -208,6 +208,10 @@ class ScaleRunner:
         smaller = None
         with buffer_pool_of_at_least(base, SCALE_BUFFER_POOL_BYTES) as pool:
             self.results["config"]["mysql_buffer_pool"] = pool
+            if pool["refused"]:
+                self.note(
+                    f"MariaDB's buffer pool ({pool['before_bytes']} bytes) was {pool['refused']}"
+                )
             for size in options.sizes:
                 target = base.with_suffix(size_label(size))
                 seeded = run_seed(
