@@ -1,6 +1,7 @@
 """A loopback TCP proxy that a test can cut and restore, to make a real server unreachable
 for a while (``close``: listener gone, every connection reset) without touching it, or that
-drops one connection at a precise moment of its conversation (``cut_when``)."""
+drops one connection at a precise moment of its conversation (``cut_when``), and may stay
+closed from that moment on."""
 
 from __future__ import annotations
 
@@ -22,13 +23,14 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._acceptor: threading.Thread | None = None
-        self._cut: tuple[bytes, bool] | None = None
+        self._cut: tuple[bytes, bool, bool] | None = None
         self.cuts = 0
 
-    def cut_when(self, marker: bytes, *, after_forwarding: bool) -> None:
+    def cut_when(self, marker: bytes, *, after_forwarding: bool, then_close: bool = False) -> None:
         """Drop the next connection whose client sends ``marker``: before the server sees it,
-        or after (the server acts on it, but its answer never reaches the client)."""
-        self._cut = (marker, after_forwarding)
+        or after (the server acts on it, but its answer never reaches the client); with
+        ``then_close``, ``close`` at the same moment, until ``open``."""
+        self._cut = (marker, after_forwarding, then_close)
 
     def open(self) -> None:
         """Listen (again) on the same port and forward every connection to the target."""
@@ -44,12 +46,21 @@ class TcpProxy:
 
     def close(self) -> None:
         """Stop listening (new connections are refused) and reset every open connection."""
+        self._stop_listening()
+        self._reset_all()
+
+    def _stop_listening(self) -> None:
         self._stopping.set()
-        if self._acceptor is not None:
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # refused from now on; accept wakes up
+        if self._acceptor is not None and self._acceptor is not threading.current_thread():
             self._acceptor.join(timeout=5)
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        listener.close()
+
+    def _reset_all(self) -> None:
         with self._lock:
             sockets, self._sockets = self._sockets, set()
         for sock in sockets:
@@ -98,9 +109,14 @@ class TcpProxy:
                     self._cut = None
                     self.cuts += 1
                     silenced.set()
-                    if cut[1]:
+                    _, after_forwarding, then_close = cut
+                    if then_close:
+                        self._stop_listening()
+                    if after_forwarding:
                         sink.sendall(data)
                         time.sleep(0.3)  # let the server act on it; its answer is dropped
+                    if then_close:
+                        self._reset_all()
                     for sock in pair:
                         with contextlib.suppress(OSError):
                             sock.shutdown(socket.SHUT_RDWR)
@@ -111,8 +127,9 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            with contextlib.suppress(OSError):
-                sink.shutdown(socket.SHUT_WR)
+            if from_client or not silenced.is_set():  # a cut tells the client itself
+                with contextlib.suppress(OSError):
+                    sink.shutdown(socket.SHUT_WR)
 
 
 @contextlib.contextmanager

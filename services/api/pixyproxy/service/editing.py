@@ -9,7 +9,8 @@ it changes, and of two racing edits with the same ``If-Match`` one wins and the 
 
 A delete removes the row (its tags, and marks the idempotency keys that named it) and
 commits, then removes the files. A failure after the commit leaves only files without a
-row, which ``pixyproxy storage check --fix`` removes: never a row without its file. Either
+row, which ``pixyproxy storage check --fix`` removes: never a row without its file. When
+the commit's outcome is unknown, the files wait for the database to say (``settling.py``). Either
 way the change goes to this worker's caches at once and to every other's through the
 change log (``coherence.py``).
 """
@@ -38,6 +39,7 @@ from pixyproxy.core.models import Caller, IfMatch, ImageDetail, ImagePatch, Imag
 from pixyproxy.data.images import ImageRepository
 from pixyproxy.data.store import ImageStore, delete_variants
 from pixyproxy.service.coherence import CacheCoherence
+from pixyproxy.service.settling import UnsettledImages
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class ImageEditing:
     repository: ImageRepository
     store: ImageStore
     coherence: CacheCoherence
+    unsettled: UnsettledImages
 
     async def edit(
         self, guid: UUID, patch: ImagePatch, *, caller: Caller, if_match: IfMatch | None
@@ -89,6 +92,7 @@ class ImageEditing:
             )
         except CommitOutcomeUnknown:
             self.coherence.changed([guid], "delete")  # it may be gone: nothing cached stays
+            self.unsettled.add(guid)  # its files go once the database says the row did
             raise
         if not found:
             _count(metrics.IMAGE_DELETIONS, caller, "not_found")

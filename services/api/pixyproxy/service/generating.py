@@ -1,8 +1,8 @@
 """Generating an image: ask the generator, store the file, then the row.
 
 Nothing is left behind on failure: the file goes again when its row does not make it
-(and when the database cannot say whether the commit landed, the file is kept for
-``pixyproxy storage check`` rather than risk a row without its image). Generations are
+(and when the database cannot say whether the commit landed, the file is kept until it
+can, ``settling.py``, rather than risk a row without its image). Generations are
 bounded per process and per caller (``limits.py``); with an ``Idempotency-Key`` a retry
 gets the first answer (``idempotency.py``). Only the upstream call is awaited on the event
 loop; storing runs in the threadpool and holds no connection while the upstream works.
@@ -37,6 +37,7 @@ from pixyproxy.data.store import ORIGINAL, ImageStore
 from pixyproxy.service.coherence import CacheCoherence
 from pixyproxy.service.idempotency import IdempotentRequests
 from pixyproxy.service.limits import GenerationQuota, InFlightLimit
+from pixyproxy.service.settling import UnsettledImages
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class ImageGeneration:
     quota: GenerationQuota
     idempotency: IdempotentRequests
     coherence: CacheCoherence
+    unsettled: UnsettledImages
 
     async def generate(
         self,
@@ -109,8 +111,9 @@ class ImageGeneration:
                 return record  # committed; only the acknowledgement was lost
             if landed is False:
                 store.delete(record.guid, ORIGINAL)
-            # Unknown: keep the file. `pixyproxy storage check` removes a file without a
-            # row; a row without its file would be an image that cannot be served.
+            # Unknown: keep the file until the database can say; a row without its file
+            # would be an image that cannot be served.
+            self.unsettled.add(record.guid)
             raise
         except BaseException:
             store.delete(record.guid, ORIGINAL)

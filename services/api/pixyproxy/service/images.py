@@ -4,7 +4,8 @@
 authenticated caller may do; both offer the ``CallerImages`` methods, so the web layer
 takes one or the other for each request and calls it the same way. Below them: reading
 (``reading.py``, with ``thumbnails.py``), generating (``generating.py``, with ``limits.py`` and
-``idempotency.py``), editing and deleting (``editing.py``), the list cursor
+``idempotency.py``), editing and deleting (``editing.py``), the files of writes whose
+commit the database could not confirm (``settling.py``), the list cursor
 (``cursors.py``), and the caches kept true across workers and replicas (``coherence.py``).
 """
 
@@ -40,6 +41,7 @@ from pixyproxy.service.idempotency import IdempotentRequests
 from pixyproxy.service.limits import GenerationQuota, InFlightLimit
 from pixyproxy.service.pages import DetailPage, PageCache
 from pixyproxy.service.reading import ImageContent, ImageReader
+from pixyproxy.service.settling import UnsettledImages
 from pixyproxy.service.thumbnails import Thumbnails
 
 
@@ -52,6 +54,7 @@ class ImageServices:
     generation: ImageGeneration
     editing: ImageEditing
     coherence: CacheCoherence
+    unsettled: UnsettledImages
     anonymous_generation: bool = False  # PIXY_ANONYMOUS_GENERATION
 
     @classmethod
@@ -87,6 +90,7 @@ class ImageServices:
             coherence=coherence,
             thumbnails=Thumbnails(store, concurrency=settings.thumbnail_concurrency),
         )
+        unsettled = UnsettledImages(repository, store)
         generation = ImageGeneration(
             repository,
             store,
@@ -101,9 +105,12 @@ class ImageServices:
                 stale_s=max(600, 2 * int(settings.openai_timeout_s)),
             ),
             coherence=coherence,
+            unsettled=unsettled,
         )
-        editing = ImageEditing(repository, store, coherence)
-        return cls(reading, generation, editing, coherence, settings.anonymous_generation)
+        editing = ImageEditing(repository, store, coherence, unsettled)
+        return cls(
+            reading, generation, editing, coherence, unsettled, settings.anonymous_generation
+        )
 
 
 class CallerImages(Protocol):

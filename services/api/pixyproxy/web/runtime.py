@@ -73,6 +73,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
         async with anyio.create_task_group() as background:
             # Reads the change log while the app runs (service/coherence.py).
             background.start_soon(images.coherence.run)
+            # Settles the files of writes whose commit was unconfirmed (service/settling.py).
+            background.start_soon(images.unsettled.run)
             yield Runtime(
                 database=database,
                 store=store,
