@@ -4,7 +4,9 @@ same rules on real databases: test_on_databases.py)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 import anyio
@@ -22,7 +24,7 @@ from pixyproxy.core.errors import (
     RateLimited,
     UpstreamFailed,
 )
-from pixyproxy.core.models import Caller, GenerateRequest, ImageListQuery
+from pixyproxy.core.models import Caller, GenerateRequest, ImageListQuery, ImagePage
 from pixyproxy.core.settings import Settings
 from pixyproxy.data.store import ORIGINAL
 from pixyproxy.service.cursors import InvalidCursor, encode_cursor
@@ -264,6 +266,69 @@ async def test_authenticated_lists_are_never_kept(
     assert [d.guid for d in details(await alice.list(EVERYTHING))] == [made.guid]
     fakes.repository.rows.clear()
     assert details(await alice.list(EVERYTHING)) == [] and len(services.reading.pages) == 0
+
+
+class HeldLists:
+    """The fake repository's ``list``, counted and held until ``release``."""
+
+    def __init__(self, fakes: Fakes) -> None:
+        self.calls = 0
+        self.released = threading.Event()
+        self._list = fakes.repository.list
+        fakes.repository.list = self  # type: ignore[method-assign]
+
+    def __call__(self, **query: Any) -> ImagePage:
+        self.calls += 1
+        assert self.released.wait(10)
+        return self._list(**query)
+
+    async def until_called(self, times: int) -> None:
+        with anyio.fail_after(5):
+            while self.calls < times:  # noqa: ASYNC110 - set from the threadpool
+                await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
+
+
+async def test_a_page_missed_by_many_callers_at_once_is_read_once(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    writer = PublicImages(make_services())
+    made = [await writer.generate(GenerateRequest(prompt=f"p{i}")) for i in range(3)]
+    service = PublicImages(make_services(list_cache_bytes=1 << 20))
+    held = HeldLists(fakes)
+    pages: list[list[UUID]] = []
+
+    async def read() -> None:
+        pages.append([d.guid for d in details(await service.list(EVERYTHING))])
+
+    async with anyio.create_task_group() as callers:
+        for _ in range(5):
+            callers.start_soon(read)
+        await held.until_called(1)
+        held.released.set()
+    assert held.calls == 1
+    assert pages == [[d.guid for d in reversed(made)]] * 5
+
+
+async def test_a_caller_after_a_change_does_not_share_a_read_from_before_it(
+    make_services: MakeServices, fakes: Fakes
+) -> None:
+    service = PublicImages(make_services(list_cache_bytes=1 << 20))
+    await service.generate(GenerateRequest(prompt="before"))
+    held = HeldLists(fakes)
+    pages: dict[str, list[str]] = {}
+
+    async def read(name: str) -> None:
+        pages[name] = [d.prompt for d in details(await service.list(EVERYTHING))]
+
+    async with anyio.create_task_group() as callers:
+        callers.start_soon(read, "first")
+        await held.until_called(1)
+        await service.generate(GenerateRequest(prompt="after"))  # this worker's change
+        callers.start_soon(read, "second")
+        await held.until_called(2)
+        held.released.set()
+    assert pages["second"] == ["after", "before"]
 
 
 # --- idempotency, quotas, the in-flight limit ---------------------------------------------

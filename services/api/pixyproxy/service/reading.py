@@ -4,13 +4,16 @@ a thumbnail.
 Visibility is decided by the repository's queries for the viewer (``None`` for anonymous
 callers); this module adds the two caches in front of them. Public images are served from
 the image cache (``cache.py``) once read; anonymous list pages from the page cache
-(``pages.py``). Both are used only while ``coherence.py`` says they are fresh, and filled
-only by reads no change raced. Blocking work (SQL, file metadata) runs in the threadpool.
+(``pages.py``), a page missed by several callers at once read once for all of them
+(``singleflight.py``). Both caches are used only while ``coherence.py`` says they are
+fresh, and filled only by reads no change raced. Blocking work (SQL, file metadata) runs
+in the threadpool.
 """
 
 from __future__ import annotations
 
-from dataclasses import KW_ONLY, dataclass
+from collections.abc import Hashable
+from dataclasses import KW_ONLY, dataclass, field
 from uuid import UUID
 
 from anyio import to_thread
@@ -23,6 +26,7 @@ from pixyproxy.service.cache import ImageView, PublicImageCache
 from pixyproxy.service.coherence import CacheCoherence
 from pixyproxy.service.cursors import InvalidCursor, decode_cursor, encode_cursor
 from pixyproxy.service.pages import DetailPage, PageCache
+from pixyproxy.service.singleflight import SingleFlight
 from pixyproxy.service.thumbnails import Thumbnails
 
 
@@ -45,6 +49,9 @@ class ImageReader:
     pages: PageCache
     coherence: CacheCoherence
     thumbnails: Thumbnails
+    _page_reads: SingleFlight[tuple[Hashable, int], DetailPage] = field(
+        default_factory=SingleFlight, init=False, repr=False
+    )
 
     async def get(self, guid: UUID, viewer: str | None) -> ImageDetail:
         return (await self._visible(guid, viewer)).detail
@@ -60,9 +67,14 @@ class ImageReader:
         generation = self.coherence.generation  # before reading: a change drops the page
         if (cached := self.pages.get(key, generation)) is not None:
             return cached
-        page = await self._read_page(query, after, viewer)
-        self.pages.put(key, generation, page)
-        return page
+
+        async def read() -> DetailPage:
+            page = await self._read_page(query, after, viewer)
+            self.pages.put(key, generation, page)
+            return page
+
+        # Shared only by callers of one generation: after a change, a new read.
+        return await self._page_reads.run((key, generation), read)
 
     async def content(self, guid: UUID, viewer: str | None) -> ImageContent:
         view = await self._visible(guid, viewer)
