@@ -30,6 +30,7 @@ from pixyproxy.data.search import (
     match_params,
     prompt_words,
 )
+from pixyproxy.data.wordplans import WordPlans
 
 # What an edit does with an image's current state: the new state (the same object when
 # nothing changes), or an exception that refuses it (not the caller's, a stale If-Match).
@@ -132,11 +133,19 @@ WORD_SCAN_ROWS = 5000
 
 
 class SqlImageRepository:
-    def __init__(self, database: Database, *, word_scan_rows: int = WORD_SCAN_ROWS) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        word_scan_rows: int = WORD_SCAN_ROWS,
+        word_plans: WordPlans | None = None,
+    ) -> None:
         """``word_scan_rows``: see ``word_scan_query`` (tests make it small, so both ways
-        of answering a ``q`` are taken on a few images)."""
+        of answering a ``q`` are taken on a few images); ``word_plans``: what was decided
+        for recent pages (``wordplans.py``)."""
         self._db = database
         self._word_scan_rows = word_scan_rows
+        self._word_plans = word_plans if word_plans is not None else WordPlans()
 
     def insert(self, record: ImageRecord) -> ImageRecord:
         """Three statements whatever the tags: how long a write can take is bounded by its
@@ -183,7 +192,12 @@ class SqlImageRepository:
             scan_words = (
                 filter.q is not None
                 and dialect == "mysql"
-                and words_are_common(cursor, viewer, filter, limit + 1, after, self._word_scan_rows)
+                and self._word_plans.scan_words(
+                    (filter.q, filter.tag, filter.author, limit, after, viewer),
+                    lambda: words_are_common(
+                        cursor, viewer, filter, limit + 1, after, self._word_scan_rows
+                    ),
+                )
             )
             cursor.execute(
                 *list_query(
@@ -377,7 +391,8 @@ def word_scan_query(
     (``hits >= limit``), or are all there is, the page is read that way, never looking at
     more than ``rows`` images; otherwise fewer than one image in ``rows / limit`` matches
     (at 5,000 rows, 1 %: at most some 10,000 matches at a million images), and the
-    index's cost is bounded in turn. One more round trip of about 2 ms for every ``q``."""
+    index's cost is bounded in turn. One more round trip, of 3-4 ms, for each ``q`` page
+not asked for in the last minute (``wordplans.py`` keeps the answer)."""
     assert filter.q is not None
     params = {**_list_params(viewer, filter, limit, after, "mysql"), "rows": rows}
     hit = [holds_words(filter.q, "mysql")]
