@@ -77,7 +77,12 @@ class OpenAIGenerator:
                 response_format="b64_json" if dall_e else openai.omit,
                 output_format=openai.omit if dall_e else "png",
             )
-        png = self._decode(response.data[0].b64_json if response.data else None)
+        encoded = response.data[0].b64_json if response.data else None
+        # Decoding and checking a megabyte is milliseconds of CPU: not on the event loop.
+        return await anyio.to_thread.run_sync(self._image, encoded)
+
+    def _image(self, encoded: str | None) -> GeneratedImage:
+        png = self._decode(encoded)
         try:
             got = png_dimensions(png, max_bytes=self._max_bytes)
         except InvalidPng as exc:

@@ -82,8 +82,8 @@ class ImageGeneration:
             with self.in_flight.slot():
                 async with self.quota.attempt(owner):
                     image = await self.generator.generate(request.prompt, width, height)
-                record = new_record(request, author, image, guid)
-                stored = await to_thread.run_sync(self._persist, record, image.png)
+                # The record too: hashing the PNG is milliseconds, not for the event loop.
+                stored = await to_thread.run_sync(self._store, request, author, image, guid)
         except PixyProxyException as exc:
             metrics.GENERATIONS.labels(outcome_of(exc)).inc()
             raise
@@ -94,10 +94,15 @@ class ImageGeneration:
         metrics.STORED_BYTES.inc(stored.size_bytes)
         # Committed: this worker's list pages go now, every other worker's through the
         # change log the insert wrote to.
-        self.coherence.changed([record.guid], "insert")
+        self.coherence.changed([guid], "insert")
         # Not cached here: images enter the cache when they are read, so a burst of
         # generations does not push out the images callers are reading.
         return ImageDetail.from_record(stored)
+
+    def _store(
+        self, request: GenerateRequest, author: str | None, image: GeneratedImage, guid: UUID
+    ) -> ImageRecord:
+        return self._persist(new_record(request, author, image, guid), image.png)
 
     def _persist(self, record: ImageRecord, png: bytes) -> ImageRecord:
         """The file, then the row; the file goes again if the row did not make it."""
