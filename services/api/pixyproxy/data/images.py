@@ -387,7 +387,7 @@ def word_scan_query(
     more than ``rows`` images; otherwise fewer than one image in ``rows / limit`` matches
     (at 5,000 rows, 1 %: at most some 10,000 matches at a million images), and the
     index's cost is bounded in turn. One more round trip, of 3-4 ms, for each ``q`` page
-not asked for in the last minute (``wordplans.py`` keeps the answer)."""
+    not asked for in the last minute (``wordplans.py`` keeps the answer)."""
     assert filter.q is not None
     params = {**_list_params(viewer, filter, limit, after, "mysql"), "rows": rows}
     hit = [holds_words(filter.q, "mysql")]
