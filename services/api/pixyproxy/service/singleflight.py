@@ -4,7 +4,7 @@ When a cached list page expires, every request for it that arrives before it is 
 again would read it from the database. For a cheap page that costs little; for a ``q``
 page (a window of the newest images checked for the words, then the page) it cost each
 worker a burst of identical queries every ``PIXY_LIST_CACHE_TTL_S``, which held up the
-worker's other requests too: ``q`` p99 was 170 ms against 11 ms at p90 on the 2-core
+worker's other requests too: ``q`` p99 was 170 ms against 13 ms at p90 on the 2-core
 bench machine, the slow ones every 5 s (``make bench-scale``).
 
 Only a success is shared. When the first caller fails or is cancelled (its client went
