@@ -3,6 +3,8 @@ never holding a private image."""
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from pixyproxy.core.models import ImageDetail, ImageRecord
@@ -32,6 +34,14 @@ def test_a_view_holds_the_detail_and_encodes_it_once() -> None:
     cached = cache.get(str(kept.guid))
     assert cached is view and cached.detail.encoded is view.detail.encoded
     assert ImageDetail.model_validate_json(view.detail.encoded) == view.detail
+    assert view.detail.etag == detail(kept).etag
+
+
+def test_a_view_is_one_object_to_the_garbage_collector() -> None:
+    """What each full collection walks per cached image (``ImageView`` says why)."""
+    view = PublicImageCache(1 << 20).put(make_record("a fox", tags=["a", "b"], author="al"))
+    held = [view, *(item for item in gc.get_referents(view) if item is not ImageView)]
+    assert [type(item).__name__ for item in held if gc.is_tracked(item)] == ["ImageView"]
 
 
 def test_least_recently_used_entries_go_first() -> None:
@@ -49,10 +59,10 @@ def test_least_recently_used_entries_go_first() -> None:
 @pytest.mark.parametrize("prompt", ["x" * 4000, "字" * 4000, "😀" * 4000, "a" * 3999 + "😀"])
 def test_the_bound_is_in_bytes_whatever_the_images_hold(prompt: str) -> None:
     cache = PublicImageCache(max_bytes=1 << 20)
-    for _ in range(200):
+    for _ in range(400):  # more than 1 MiB of views, whatever the prompt's characters
         cache.put(record(prompt=prompt))
         assert cache.size_bytes <= 1 << 20
-    assert 0 < len(cache) < 200
+    assert 0 < len(cache) < 400
 
 
 @pytest.mark.parametrize("prompt", ["short", "x" * 4000, "é" * 4000, "字" * 4000, "😀" * 4000])

@@ -173,6 +173,14 @@ class ImageDetail(ImageFields):
         shown = {name: getattr(record, name) for name in ImageFields.model_fields}
         return cls.model_construct(**shown, content_url=f"/image/{record.guid}/content")
 
+    @classmethod
+    def from_encoded(cls, encoded: bytes, etag: str) -> ImageDetail:
+        """The detail whose JSON is ``encoded`` and whose ETag is ``etag``, both kept as its
+        own (where ``cached_property`` keeps them) rather than made again."""
+        detail = cls.model_validate_json(encoded)
+        detail.__dict__.update(encoded=encoded, etag=etag)
+        return detail
+
     @cached_property
     def encoded(self) -> bytes:
         """The JSON of this detail, made once: a cached image is served many times."""

@@ -18,14 +18,24 @@ from __future__ import annotations
 import sys
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 from uuid import UUID
 
-from pixyproxy.core.models import ImageDetail
 from pixyproxy.service.bounded import BoundedCache
 
 # What a page holds beyond its JSON, guids and key text: the page object, its tuple, the key
 # tuple.
 PAGE_OVERHEAD_BYTES = 500
+
+
+class EncodedImage(Protocol):
+    """An image whose JSON is made: a detail, or the image cache's view of one."""
+
+    @property
+    def guid(self) -> UUID | str: ...
+
+    @property
+    def encoded(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +48,9 @@ class DetailPage:
     next_cursor: str | None
 
     @classmethod
-    def of(cls, items: Sequence[ImageDetail], next_cursor: str | None) -> DetailPage:
-        encoded = b"[" + b",".join([detail.encoded for detail in items]) + b"]"
-        return cls(encoded, tuple(str(detail.guid) for detail in items), next_cursor)
+    def of(cls, items: Sequence[EncodedImage], next_cursor: str | None) -> DetailPage:
+        encoded = b"[" + b",".join([item.encoded for item in items]) + b"]"
+        return cls(encoded, tuple(str(item.guid) for item in items), next_cursor)
 
     def size_bytes(self, key: Hashable) -> int:
         texts = [*self.guids, self.next_cursor or ""]

@@ -81,9 +81,9 @@ class ImageReader:
         stored = await to_thread.run_sync(self.store.open, guid, ORIGINAL)
         return ImageContent(
             stored=stored,
-            content_type=view.detail.content_type,
+            content_type=view.content_type,
             etag=f'"{view.sha256}"',
-            private=view.detail.private,
+            private=view.private,
         )
 
     async def thumbnail(
@@ -99,7 +99,7 @@ class ImageReader:
             stored=await self.thumbnails.open(guid, width),
             content_type=WEBP_CONTENT_TYPE,
             etag=f'"{view.sha256}-w{width.value}"',
-            private=view.detail.private,
+            private=view.private,
         )
 
     async def _visible(self, guid: UUID, viewer: str | None) -> ImageView:
@@ -133,6 +133,6 @@ class ImageReader:
             keep = fresh and self.coherence.generation == generation
             views.update((str(record.guid), cache.put(record, keep=keep)) for record in records)
         # A row removed between the two queries (storage check --fix) is left out.
-        items = [views[guid].detail for guid in page.guids if guid in views]
+        items = [views[guid] for guid in page.guids if guid in views]
         next_cursor = encode_cursor(page.next_after) if page.next_after else None
         return DetailPage.of(items, next_cursor)
