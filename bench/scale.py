@@ -20,10 +20,15 @@ no scenario calls). Scenarios per size, each measured ``--repeat`` times:
   by the ``Link`` headers (``limit=100`` on the walk, so its pages are of 100);
 - ``tag_common``/``tag_rare``: a tag on about a sixth of the images / the rarest tags;
 - ``author_common``/``author_rare``: the most prolific author / authors of a few images;
-- ``q_common``/``q_rare``: a word in a tenth of the prompts / a word in one prompt.
+- ``q_common``/``q_rare``: a word in a tenth of the prompts / a word in one prompt;
+- ``detail_db``/``deep_page_db``: ``detail`` and ``deep_page`` once more, on a server
+  started with both caches off (``PIXY_DETAIL_CACHE_BYTES=0``, ``PIXY_LIST_CACHE_BYTES=0``):
+  every request is the database path at every size. ``detail`` and ``deep_page`` compare a
+  cache hit at 10,000 images with a database read at 1M; these two compare like with like.
 
 Targets (judged on medians): p99 at the largest size <= 1.5x p99 at the smallest for
-detail, pages, tag and author; ``q`` p99 <= 100 ms at the largest size. Writes
+detail, pages, tag and author, and for the two database paths; ``q`` p99 <= 100 ms at the
+largest size. Writes
 ``bench/results-scale.json``; exit codes as ``bench.run``.
 """
 
@@ -31,7 +36,8 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +68,9 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 WALK_LIMIT = 100
 COMMON_WORD = SUBJECTS[0].split()[-1]  # "lighthouse": in a tenth of the prompts
 RARE_VALUES = 50  # how many rare tags, authors and words the rare scenarios spread over
+# The scenarios measured again with both caches off, and the names they are reported under.
+DATABASE_PATHS = {"detail": "detail_db", "deep_page": "deep_page_db"}
+CACHES_OFF = {"PIXY_DETAIL_CACHE_BYTES": "0", "PIXY_LIST_CACHE_BYTES": "0"}
 
 
 @dataclass
@@ -232,7 +241,8 @@ class ScaleRunner:
 
     def _size(self, seeded: Seeded, target: MySQLTarget) -> dict[str, Any]:
         options = self.options
-        paths_dir = options.load.work_dir / "paths" / size_label(seeded.images)
+        label = size_label(seeded.images)
+        paths_dir = options.load.work_dir / "paths" / label
         env = pixyproxy_env(
             target,
             seeded.storage,
@@ -241,23 +251,42 @@ class ScaleRunner:
         )
         memory = MemoryWatch()
         result: dict[str, Any] = {"seed": seeded.summary(), "scenarios": {}}
-        with memory.running():
-            server = start_pixyproxy(env, options.load.work_dir / "logs", workers=options.workers)
-            try:
-                memory.watch("pixyproxy", server.pid)
-                smoke(server.url, seeded.public_guids[0])
-                deep = self._deep_pages(server, seeded.images)
-                all_paths = scenario_paths(seeded, filter_values(target), deep)
-                result["filters"] = {k: v[:3] for k, v in all_paths.items() if k != "detail"}
-                for name, paths in all_paths.items():
-                    file = write_paths(paths_dir / f"{name}.txt", paths)
-                    label = f"{size_label(seeded.images)} {name}"
-                    result["scenarios"][name] = self.measurer.scenario(label, server, file)
-            finally:
-                memory.unwatch("pixyproxy")
-                server.stop()
+        files: dict[str, Path] = {}
+        with memory.running(), self._server(env, seeded, memory) as server:
+            deep = self._deep_pages(server, seeded.images)
+            all_paths = scenario_paths(seeded, filter_values(target), deep)
+            result["filters"] = {k: v[:3] for k, v in all_paths.items() if k != "detail"}
+            for name, paths in all_paths.items():
+                files[name] = write_paths(paths_dir / f"{name}.txt", paths)
+                result["scenarios"][name] = self.measurer.scenario(
+                    f"{label} {name}", server, files[name]
+                )
         result["rss"] = rss_summary(memory)
+        with self._server({**env, **CACHES_OFF}, seeded) as server:
+            for name, reported in DATABASE_PATHS.items():
+                if name in files:
+                    result["scenarios"][reported] = self.measurer.scenario(
+                        f"{label} {reported}", server, files[name]
+                    )
         return result
+
+    @contextmanager
+    def _server(
+        self, env: dict[str, str], seeded: Seeded, memory: MemoryWatch | None = None
+    ) -> Iterator[Server]:
+        """PixyProxy on ``env`` (its workers' memory in ``memory``), checked by one smoke
+        request."""
+        options = self.options
+        server = start_pixyproxy(env, options.load.work_dir / "logs", workers=options.workers)
+        try:
+            if memory is not None:
+                memory.watch("pixyproxy", server.pid)
+            smoke(server.url, seeded.public_guids[0])
+            yield server
+        finally:
+            if memory is not None:
+                memory.unwatch("pixyproxy")
+            server.stop()
 
     def _deep_pages(self, server: Server, images: int) -> list[str]:
         print(f"bench: paging through {images} images, {WALK_LIMIT} a page", flush=True)

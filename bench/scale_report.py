@@ -16,6 +16,8 @@ FLAT_SCENARIOS = (
     "tag_rare",
     "author_common",
     "author_rare",
+    "detail_db",  # the two above once more with the caches off: the database path
+    "deep_page_db",
 )
 Q_SCENARIOS = ("q_common", "q_rare")
 MAX_GROWTH = 1.5

@@ -123,6 +123,7 @@ def test_scale_growth_is_p99_over_the_smallest_size_and_judged_at_the_largest() 
         {
             "detail": {10_000: 10.0, 100_000: 30.0, 1_000_000: 15.0},  # 1.5x at 1M: met
             "first_page": {10_000: 10.0, 100_000: 10.0, 1_000_000: 15.1},
+            "detail_db": {10_000: 40.0, 1_000_000: 52.0},  # the database path: 1.3x
             "q_common": {10_000: 5.0, 1_000_000: 99.0},
             "q_rare": {10_000: 5.0, 1_000_000: 420.0},
         }
@@ -132,6 +133,8 @@ def test_scale_growth_is_p99_over_the_smallest_size_and_judged_at_the_largest() 
     assert met["growth_detail"] is True
     assert met["growth_first_page"] is False
     assert met["growth_deep_page"] is None  # not measured
+    assert met["growth_detail_db"] is True
+    assert met["growth_deep_page_db"] is None
     assert met["p99_q_common"] is True
     assert met["p99_q_rare"] is False
     text = "\n".join(scale_report.tables(results))
