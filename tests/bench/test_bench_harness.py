@@ -46,7 +46,7 @@ ALL_SCENARIOS = (*GET_SCENARIOS, "4_generate", "5_detail_during_generate")
 FIGURES = ("rps", "ok_rps", "p50_ms", "p90_ms", "p99_ms", "max_ms", "errors", "requests")
 SCALE_SCENARIOS = {
     "detail", "first_page", "deep_page", "tag_common", "tag_rare", "author_common",
-    "author_rare", "q_common", "q_rare",
+    "author_rare", "q_common", "q_rare", "detail_db", "deep_page_db",
 }  # fmt: skip
 TINY = ["--duration=1", "--warmup=0", "--repeat=2", "--connections=8", "--busy-sample=0.2"]
 
