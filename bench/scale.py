@@ -30,8 +30,7 @@ no scenario calls). Scenarios per size, each measured ``--repeat`` times:
 
 Targets (judged on medians): p99 at the largest size <= 1.5x p99 at the smallest for
 detail, pages, tag and author, and for the two database paths; ``q`` p99 <= 100 ms at the
-largest size. Writes
-``bench/results-scale.json``; exit codes as ``bench.run``.
+largest size. Writes ``bench/results-scale.json``; exit codes as ``bench.run``.
 """
 
 from __future__ import annotations
@@ -70,11 +69,9 @@ DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 WALK_LIMIT = 100
 COMMON_WORD = SUBJECTS[0].split()[-1]  # "lighthouse": in a tenth of the prompts
 RARE_VALUES = 50  # how many rare tags, authors and words the rare scenarios spread over
-# The scenarios measured again with both caches off, and the names they are reported under.
-DATABASE_PATHS = {"detail": "detail_db", "deep_page": "deep_page_db"}
 # deep_page_db asks for this many of the deepest pages at every size: callers asking for one
-# page at once share its read (service/singleflight.py), caches or not, so at 10 pages
-# (10,000 images' last tenth) against 1,000 the same reads were shared three times as much.
+# page at once share its read (service/singleflight.py), caches or not, and the share must
+# not change with the size (10 pages are all of 10,000 images' last tenth).
 DATABASE_DEEP_PAGES = 10
 CACHES_OFF = {"PIXY_DETAIL_CACHE_BYTES": "0", "PIXY_LIST_CACHE_BYTES": "0"}
 
@@ -268,14 +265,15 @@ class ScaleRunner:
                     f"{label} {name}", server, files[name]
                 )
         result["rss"] = rss_summary(memory)
+        database_paths = {"detail_db": files.get("detail")}
         if deep:
             deepest = deep[-DATABASE_DEEP_PAGES:]
-            files["deep_page"] = write_paths(paths_dir / "deep_page_db.txt", deepest)
+            database_paths["deep_page_db"] = write_paths(paths_dir / "deep_page_db.txt", deepest)
         with self._server({**env, **CACHES_OFF}, seeded) as server:
-            for name, reported in DATABASE_PATHS.items():
-                if name in files:
-                    result["scenarios"][reported] = self.measurer.scenario(
-                        f"{label} {reported}", server, files[name]
+            for name, file in database_paths.items():
+                if file is not None:
+                    result["scenarios"][name] = self.measurer.scenario(
+                        f"{label} {name}", server, file
                     )
         return result
 
